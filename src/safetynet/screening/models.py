@@ -1,0 +1,99 @@
+"""Screening runs and the findings they raise.
+
+A run evaluates the rule catalogue over the households in scope as of a date. Its per-household
+results (measures, eligibility) live as Parquet under the data directory (analytical plane);
+what people act on — warnings and quality findings — lives here, one row per finding *identity*
+(`key`), carried from run to run: new when first seen, still open while seen again, resolved
+when a later run no longer raises it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ScreenRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    as_of = models.DateField()
+    engine = models.CharField(max_length=16, default="duckdb")
+    area_codes = models.JSONField(default=list, blank=True, help_text="empty = whole deployment")
+    incremental = models.BooleanField(default=False)
+    base_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    progress_note = models.CharField(max_length=200, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="parameter values used")
+    feed_batches = models.JSONField(default=list, blank=True, help_text="feed batch ids used")
+    counts = models.JSONField(default=dict, blank=True)
+    results_path = models.CharField(max_length=500, blank=True, help_text="Parquet results of the run")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"screen #{self.pk} {self.as_of} {self.status}"
+
+
+class Finding(models.Model):
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("Monitoring warning")
+        QUALITY = "quality", _("Data-quality finding")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    key = models.CharField(max_length=120, unique=True, help_text="kind:check:household:id_number")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    check_id = models.CharField(max_length=20, blank=True, help_text="quality check ID (Q-*)")
+    household = models.ForeignKey(
+        "registry.Household", on_delete=models.PROTECT, related_name="findings"
+    )
+    village_code = models.CharField(max_length=12, db_index=True)
+    id_number = models.CharField(max_length=18, blank=True)
+    category = models.CharField(max_length=10, blank=True, help_text="unstable, edge or sudden")
+    level = models.CharField(max_length=6, blank=True, help_text="red, orange or yellow")
+    rules = models.JSONField(default=list, blank=True)
+    risk_types = models.JSONField(default=list, blank=True)
+    already_monitored = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    explanations = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=list, blank=True, help_text="department record ids")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    first_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")
+    last_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")
+    resolved_run = models.ForeignKey(
+        ScreenRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["village_code", "household_id", "key"]
+        indexes = [
+            models.Index(fields=["kind", "state"]),
+            models.Index(fields=["household", "kind"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def status_in(self, run: ScreenRun) -> str:
+        """new, open (still open) or resolved, relative to `run`."""
+        if self.resolved_run_id == run.pk:
+            return "resolved"
+        if self.first_run_id == run.pk:
+            return "new"
+        return "open" if self.state == self.State.OPEN else "resolved"
