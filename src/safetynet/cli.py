@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "safetynet.demo.cli",
     "safetynet.policy.cli",
     "safetynet.engine.cli",
+    "safetynet.screening.cli",
     "safetynet.feeds.cli",
     "safetynet.monitoring.cli",
     "safetynet.assistance.cli",

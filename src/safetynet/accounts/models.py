@@ -25,7 +25,16 @@ class User(AbstractUser):
 
     @property
     def scope_code(self) -> str:
-        """The area-code prefix this user may see; '' means everything."""
+        """The area-code prefix this user may see; '' means everything.
+
+        Administrators, and regional analysts without an area (the region is the whole
+        deployment), see everything; a department-feed account sees no household at all; any
+        other user without an area sees nothing.
+        """
+        if self.role == self.Role.FEED:
+            return "-"
         if self.role == self.Role.ADMIN or self.is_superuser:
+            return ""
+        if self.role == self.Role.REGION and not self.area_id:
             return ""
         return self.area_id or "-"  # '-' matches no code: a user without an area sees nothing

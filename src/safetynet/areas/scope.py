@@ -10,11 +10,13 @@ from __future__ import annotations
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-# For each model label, the path of the 12-digit village code it belongs to.
+# For each model label, the path of the 12-digit village code it belongs to. Through a foreign
+# key to Area, name the code field (`village__code`, not `village_id`): Django refuses
+# `startswith` on a foreign key, and `village__code` reads the key column without a join.
 AREA_PATHS: dict[str, str] = {
-    "registry.household": "village_id",
-    "registry.person": "household__village_id",
-    "registry.income": "household__village_id",
+    "registry.household": "village__code",
+    "registry.person": "household__village__code",
+    "registry.income": "household__village__code",
     "areas.area": "code",
 }
 

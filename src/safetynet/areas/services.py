@@ -42,6 +42,23 @@ def area_upsert(*, actor, code: str, name: str, parent_code: str | None, former_
     return existing
 
 
+def county_former_codes(code: str) -> str:
+    """The earlier GB/T 2260 codes of a county, ';'-separated (they still appear in ID numbers).
+
+    360703 南康区 -> "360782;362103;362122"; empty for codes of other lengths.
+    """
+    from safetynet.core import gbt2260
+
+    if len(code) != 6:
+        return ""
+    kept: list[str] = []
+    for old in gbt2260.former_codes(code):
+        if len(";".join([*kept, old])) > 200:  # Area.former_codes max_length
+            break
+        kept.append(old)
+    return ";".join(kept)
+
+
 def load_reference_counties(*, actor) -> int:
     """The 23 Luoxiao counties with their prefectures and provinces (reference data)."""
     text = resources.files("safetynet.areas").joinpath("data/luoxiao_counties.csv").read_text("utf-8")
@@ -53,6 +70,12 @@ def load_reference_counties(*, actor) -> int:
             pref = row["prefecture_code"][:4]
             area_upsert(actor=actor, code=prov, name=row["province"], parent_code=None)
             area_upsert(actor=actor, code=pref, name=row["prefecture"], parent_code=prov)
-            area_upsert(actor=actor, code=row["code"], name=row["name"], parent_code=pref)
+            area_upsert(
+                actor=actor,
+                code=row["code"],
+                name=row["name"],
+                parent_code=pref,
+                former_codes=county_former_codes(row["code"]),
+            )
             count += 1
     return Area.objects.count()

@@ -6,5 +6,6 @@ urlpatterns = [
     path("monitoring/", include("safetynet.monitoring.urls")),
     path("quality/", include("safetynet.quality.urls")),
     path("reports/", include("safetynet.reports.urls")),
+    path("screening/", include("safetynet.screening.urls")),
     path("", include("safetynet.web.urls")),
 ]

@@ -22,8 +22,13 @@ class ScreenRun(models.Model):
     as_of = models.DateField()
     engine = models.CharField(max_length=16, default="duckdb")
     area_codes = models.JSONField(default=list, blank=True, help_text="empty = whole deployment")
+    scope_key = models.CharField(
+        max_length=500, blank=True, db_index=True, help_text="sorted area codes joined by ';'"
+    )
     incremental = models.BooleanField(default=False)
-    base_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    base_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
     progress_note = models.CharField(max_length=200, blank=True)
@@ -37,8 +42,15 @@ class ScreenRun(models.Model):
     parameters = models.JSONField(default=dict, blank=True, help_text="parameter values used")
     feed_batches = models.JSONField(default=list, blank=True, help_text="feed batch ids used")
     counts = models.JSONField(default=dict, blank=True)
-    results_path = models.CharField(max_length=500, blank=True, help_text="Parquet results of the run")
+    results_path = models.CharField(
+        max_length=500, blank=True, help_text="Parquet results of the run"
+    )
     error = models.TextField(blank=True)
+    catalogue_hash = models.CharField(
+        max_length=64, blank=True, help_text="fingerprint of the compiled rule catalogue"
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress report")
+    task_id = models.CharField(max_length=64, blank=True, help_text="task-queue result id")
 
     class Meta:
         ordering = ["-id"]

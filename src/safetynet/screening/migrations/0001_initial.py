@@ -6,69 +6,194 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScreenRun',
+            name="ScreenRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('engine', models.CharField(default='duckdb', max_length=16)),
-                ('area_codes', models.JSONField(blank=True, default=list, help_text='empty = whole deployment')),
-                ('incremental', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('progress', models.PositiveSmallIntegerField(default=0, help_text='percent')),
-                ('progress_note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
-                ('parameters', models.JSONField(blank=True, default=dict, help_text='parameter values used')),
-                ('feed_batches', models.JSONField(blank=True, default=list, help_text='feed batch ids used')),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('results_path', models.CharField(blank=True, help_text='Parquet results of the run', max_length=500)),
-                ('error', models.TextField(blank=True)),
-                ('base_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                ("engine", models.CharField(default="duckdb", max_length=16)),
+                (
+                    "area_codes",
+                    models.JSONField(
+                        blank=True, default=list, help_text="empty = whole deployment"
+                    ),
+                ),
+                ("incremental", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0, help_text="percent")),
+                ("progress_note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "parameters",
+                    models.JSONField(blank=True, default=dict, help_text="parameter values used"),
+                ),
+                (
+                    "feed_batches",
+                    models.JSONField(blank=True, default=list, help_text="feed batch ids used"),
+                ),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                (
+                    "results_path",
+                    models.CharField(
+                        blank=True, help_text="Parquet results of the run", max_length=500
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "base_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='kind:check:household:id_number', max_length=120, unique=True)),
-                ('kind', models.CharField(choices=[('warning', 'Monitoring warning'), ('quality', 'Data-quality finding')], max_length=10)),
-                ('check_id', models.CharField(blank=True, help_text='quality check ID (Q-*)', max_length=20)),
-                ('village_code', models.CharField(db_index=True, max_length=12)),
-                ('id_number', models.CharField(blank=True, max_length=18)),
-                ('category', models.CharField(blank=True, help_text='unstable, edge or sudden', max_length=10)),
-                ('level', models.CharField(blank=True, help_text='red, orange or yellow', max_length=6)),
-                ('rules', models.JSONField(blank=True, default=list)),
-                ('risk_types', models.JSONField(blank=True, default=list)),
-                ('already_monitored', models.BooleanField(default=False)),
-                ('message', models.TextField(blank=True)),
-                ('explanations', models.JSONField(blank=True, default=list)),
-                ('evidence', models.JSONField(blank=True, default=list, help_text='department record ids')),
-                ('state', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='findings', to='registry.household')),
-                ('first_run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
-                ('last_run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
-                ('resolved_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="kind:check:household:id_number", max_length=120, unique=True
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("warning", "Monitoring warning"),
+                            ("quality", "Data-quality finding"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "check_id",
+                    models.CharField(blank=True, help_text="quality check ID (Q-*)", max_length=20),
+                ),
+                ("village_code", models.CharField(db_index=True, max_length=12)),
+                ("id_number", models.CharField(blank=True, max_length=18)),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True, help_text="unstable, edge or sudden", max_length=10
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(blank=True, help_text="red, orange or yellow", max_length=6),
+                ),
+                ("rules", models.JSONField(blank=True, default=list)),
+                ("risk_types", models.JSONField(blank=True, default=list)),
+                ("already_monitored", models.BooleanField(default=False)),
+                ("message", models.TextField(blank=True)),
+                ("explanations", models.JSONField(blank=True, default=list)),
+                (
+                    "evidence",
+                    models.JSONField(blank=True, default=list, help_text="department record ids"),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="findings",
+                        to="registry.household",
+                    ),
+                ),
+                (
+                    "first_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
+                (
+                    "last_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
+                (
+                    "resolved_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['village_code', 'household_id', 'key'],
-                'indexes': [models.Index(fields=['kind', 'state'], name='screening_f_kind_e230bb_idx'), models.Index(fields=['household', 'kind'], name='screening_f_househo_60f6f3_idx')],
+                "ordering": ["village_code", "household_id", "key"],
+                "indexes": [
+                    models.Index(fields=["kind", "state"], name="screening_f_kind_e230bb_idx"),
+                    models.Index(
+                        fields=["household", "kind"], name="screening_f_househo_60f6f3_idx"
+                    ),
+                ],
             },
         ),
     ]

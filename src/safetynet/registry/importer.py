@@ -1,0 +1,792 @@
+"""Importing the registry (formats/registry.md): households, persons, incomes.
+
+All or nothing: every row is checked first, column by column with Polars (no Python loop per
+cell); any error → nothing is written and an error report is produced (the same files with an
+`errors` column). With `valid_only` the good rows go in and the report still lists the rest.
+
+Writes are set-based: existing rows are fetched by natural key, one query per chunk; new rows
+go in with `bulk_create`, changed rows with an upsert on the natural key (`bulk_create` with
+`update_conflicts`), unchanged rows are not touched; one audit row per created or changed row,
+written with `audit.bulk_record`. An identical re-import writes nothing, not even audit rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+from django.db import transaction
+from django.utils import timezone
+
+from safetynet.areas.models import Area
+from safetynet.core import audit, idnumber
+from safetynet.core.models import AuditEvent
+
+from .columns import TABLE_ZH, TABLES, Column, header_key, header_map, message, parse_column
+from .models import Household, Income, Person
+from .tabular import (
+    ErrorLog,
+    FileRejected,
+    ImportRejected,
+    ImportResult,
+    Sheet,
+    TableCounts,
+    read_tables,
+)
+
+Progress = Callable[[str, int, int], None]
+KINDS = ("households", "persons", "incomes")
+KIND_NAMES = {
+    "households": {"households", "household", "户", "户信息", "家庭", "农户"},
+    "persons": {"persons", "person", "members", "人员", "家庭成员", "成员", "人口"},
+    "incomes": {"incomes", "income", "收入", "家庭收入"},
+}
+DISTINCTIVE = {"persons": "id_number", "households": "village_code", "incomes": "year"}
+CHUNK = 2000
+LIVING = ("active", "imprisoned", "missing")
+
+HOUSEHOLD_FIELDS = [c.name for c in TABLES["households"] if c.name not in ("household_id",)]
+PERSON_FIELDS = [c.name for c in TABLES["persons"] if c.name != "id_number"]
+INCOME_FIELDS = [c.name for c in TABLES["incomes"] if c.name not in ("household_id", "year")]
+
+
+@dataclass
+class Source:
+    """A sheet recognised as one of the three tables."""
+
+    src: int
+    sheet: Sheet
+    kind: str
+    columns: list[str]  # canonical names, in the sheet's column order
+
+
+# --- reading and recognising -------------------------------------------------------------------
+
+
+def _kind_by_name(name: str) -> str | None:
+    key = header_key(name)
+    for kind, names in KIND_NAMES.items():
+        if key in {header_key(n) for n in names}:
+            return kind
+    for kind in KINDS:  # "2024_households", "persons-村A"
+        if kind in key:
+            return kind
+    return None
+
+
+def _canonical(sheet: Sheet, kind: str) -> tuple[list[str | None], list[str]]:
+    mapping = header_map(TABLES[kind])
+    names = [mapping.get(header_key(h)) for h in sheet.headers]
+    unknown = [h for h, n in zip(sheet.headers, names, strict=True) if n is None]
+    return names, unknown
+
+
+def recognise(sheets: list[Sheet]) -> list[Source]:
+    sources: list[Source] = []
+    for src, sheet in enumerate(sheets):
+        kind = _kind_by_name(sheet.name)
+        if kind is None:
+            keys = {header_key(h) for h in sheet.headers}
+            for candidate in KINDS:
+                mapping = header_map(TABLES[candidate])
+                if any(mapping.get(k) == DISTINCTIVE[candidate] for k in keys):
+                    kind = candidate
+                    break
+        if kind is None:
+            raise FileRejected(
+                f"{sheet.label}：无法判断是户、人员还是收入表（请用 households/persons/incomes 命名）",
+                f"{sheet.label}: cannot tell whether this is households, persons or incomes "
+                "(name it households/persons/incomes)",
+            )
+        names, unknown = _canonical(sheet, kind)
+        if unknown:
+            raise FileRejected(
+                f"{sheet.label}：{TABLE_ZH[kind]}表有未知列：{'、'.join(unknown)}",
+                f"{sheet.label}: unknown columns for {kind}: {', '.join(unknown)}",
+            )
+        seen: dict[str, str] = {}
+        for header, name in zip(sheet.headers, names, strict=True):
+            if name in seen:
+                raise FileRejected(
+                    f"{sheet.label}：列重复：“{seen[name]}”与“{header}”",
+                    f"{sheet.label}: duplicate columns: '{seen[name]}' and '{header}'",
+                )
+            seen[name] = header
+        missing = [c for c in TABLES[kind] if c.required and c.name not in seen]
+        if missing:
+            raise FileRejected(
+                f"{sheet.label}：缺少必填列：{'、'.join(f'{c.zh}({c.name})' for c in missing)}",
+                f"{sheet.label}: missing required columns: {', '.join(c.name for c in missing)}",
+            )
+        sources.append(Source(src=src, sheet=sheet, kind=kind, columns=names))
+    return sources
+
+
+def _frame(sources: list[Source], kind: str) -> pl.DataFrame:
+    """All rows of one table as strings (null = empty), with their sheet and row index."""
+    columns = [c.name for c in TABLES[kind]]
+    frames = []
+    for source in sources:
+        if source.kind != kind:
+            continue
+        sheet = source.sheet
+        df = (
+            pl.DataFrame(sheet.rows, schema=dict.fromkeys(source.columns, pl.String), orient="row")
+            if sheet.rows
+            else pl.DataFrame(schema=dict.fromkeys(source.columns, pl.String))
+        )
+        df = df.with_columns(
+            [pl.lit(None, pl.String).alias(c) for c in columns if c not in source.columns]
+        ).select(columns)
+        df = df.with_columns(
+            [pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns]
+        )
+        df = df.with_columns(
+            pl.lit(source.src, pl.Int32).alias("_src"),
+            pl.int_range(0, df.height, dtype=pl.Int32).alias("_idx"),
+        )
+        frames.append(df)
+    if not frames:
+        schema = {c: pl.String for c in columns} | {"_src": pl.Int32, "_idx": pl.Int32}
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames)
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+
+def _parse(df: pl.DataFrame, kind: str, log: ErrorLog) -> pl.DataFrame:
+    """Typed values (null where empty or bad) and one error per bad cell into `log`."""
+    cols = TABLES[kind]
+    exprs, errs = [], []
+    for col in cols:
+        value, error = parse_column(col, pl.col(col.name))
+        exprs.append(value.alias(col.name))
+        errs.append(error.alias(f"err__{col.name}"))
+    out = df.select("_src", "_idx", *exprs, *errs)
+    for col in cols:
+        bad = out.filter(pl.col(f"err__{col.name}").is_not_null()).select(
+            "_src", "_idx", f"err__{col.name}"
+        )
+        for src, idx, code in bad.iter_rows():
+            log.add_cell(src, idx, col.zh, col.name, *message(code, col))
+    return out.drop([f"err__{c.name}" for c in cols])
+
+
+def _cell(log: ErrorLog, rows: Iterable[tuple[int, int]], col: Column, zh: str, en: str) -> None:
+    for src, idx in rows:
+        log.add_cell(src, idx, col.zh, col.name, zh, en)
+
+
+def _col(kind: str, name: str) -> Column:
+    return next(c for c in TABLES[kind] if c.name == name)
+
+
+def _duplicates(df: pl.DataFrame, keys: list[str], kind: str, log: ErrorLog) -> None:
+    dup = (
+        df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+        .filter(pl.struct(keys).is_duplicated())
+        .select("_src", "_idx", *keys)
+    )
+    if dup.is_empty():
+        return
+    col = _col(kind, keys[-1])
+    for src, idx, *_ in dup.iter_rows():
+        _cell(log, [(src, idx)], col, "与文件中另一行重复", "duplicates another row of the file")
+
+
+def _existing(model, field: str, values: Iterable[str], *columns: str) -> dict:
+    """Rows of `model` whose `field` is in `values`, one query per chunk: key -> tuple."""
+    values = sorted(set(values))
+    found: dict = {}
+    for i in range(0, len(values), CHUNK):
+        chunk = values[i : i + CHUNK]
+        for row in model.objects.filter(**{f"{field}__in": chunk}).values_list(field, *columns):
+            found[row[0]] = row[1:]
+    return found
+
+
+class _Check:
+    """The checks of one import, over the three tables together."""
+
+    def __init__(self, sources: list[Source], log: ErrorLog):
+        self.sources = sources
+        self.log = log
+        self.h = _parse(_frame(sources, "households"), "households", log)
+        persons_raw = _frame(sources, "persons")
+        self.p = _parse(persons_raw, "persons", log)
+        self.i = _parse(_frame(sources, "incomes"), "incomes", log)
+        self.ids = idnumber.validate_many(persons_raw["id_number"].to_list())
+        for source in sources:
+            for idx, n in source.sheet.extra_cells.items():
+                log.add(
+                    source.src,
+                    idx,
+                    f"有 {n} 个单元格在表头范围之外",
+                    f"{n} cells beyond the header",
+                )
+
+    def rows(self, df: pl.DataFrame) -> list[tuple[int, int]]:
+        return list(df.select("_src", "_idx").iter_rows())
+
+    def row_checks(self) -> None:
+        self._households()
+        self._persons()
+        self._incomes()
+
+    def _households(self) -> None:
+        h = self.h
+        codes = h["village_code"].drop_nulls().unique().to_list()
+        villages = (
+            set(
+                Area.objects.filter(code__in=codes, level=Area.Level.VILLAGE).values_list(
+                    "code", flat=True
+                )
+            )
+            if codes
+            else set()
+        )
+        col = _col("households", "village_code")
+        bad = h.filter(
+            pl.col("village_code").is_not_null() & ~pl.col("village_code").is_in(sorted(villages))
+        )
+        _cell(
+            self.log,
+            self.rows(bad),
+            col,
+            "不是区划树中的村(社区)代码",
+            "not a village code of the area tree",
+        )
+        exit_col = _col("households", "exit_year")
+        missing_exit = h.filter(pl.col("registered_poor") & pl.col("exit_year").is_null())
+        _cell(
+            self.log,
+            self.rows(missing_exit),
+            exit_col,
+            "脱贫户必须填写脱贫年度",
+            "required for a registered poor household",
+        )
+        extra_exit = h.filter(~pl.col("registered_poor") & pl.col("exit_year").is_not_null())
+        _cell(
+            self.log,
+            self.rows(extra_exit),
+            exit_col,
+            "只有脱贫户填写脱贫年度",
+            "only for registered poor households",
+        )
+        _duplicates(h, ["household_id"], "households", self.log)
+
+    def _persons(self) -> None:
+        p, ids = self.p, self.ids
+        id_col = _col("persons", "id_number")
+        checked = pl.concat(
+            [p.select("_src", "_idx", "id_number"), ids.select("valid", "errors")], how="horizontal"
+        )
+        invalid = checked.filter(pl.col("id_number").is_not_null() & ~pl.col("valid"))
+        for src, idx, _, _, errors in invalid.iter_rows():
+            for code in errors:
+                _cell(self.log, [(src, idx)], id_col, *idnumber.ERROR_MESSAGES[code])
+        p = p.with_columns(
+            ids["normalized"].alias("id_number"),
+            ids["birth_date"].alias("_id_birth"),
+            ids["sex"].alias("_id_sex"),
+            ids["valid"].alias("_id_valid"),
+        )
+        sex_col, birth_col = _col("persons", "sex"), _col("persons", "birth_date")
+        wrong_sex = p.filter(
+            pl.col("_id_valid") & pl.col("sex").is_not_null() & (pl.col("sex") != pl.col("_id_sex"))
+        )
+        _cell(
+            self.log,
+            self.rows(wrong_sex),
+            sex_col,
+            "与身份证号不符",
+            "disagrees with the ID number",
+        )
+        wrong_birth = p.filter(
+            pl.col("_id_valid")
+            & pl.col("birth_date").is_not_null()
+            & (pl.col("birth_date") != pl.col("_id_birth"))
+        )
+        _cell(
+            self.log,
+            self.rows(wrong_birth),
+            birth_col,
+            "与身份证号不符",
+            "disagrees with the ID number",
+        )
+        type_col, grade_col = (
+            _col("persons", "disability_type"),
+            _col("persons", "disability_grade"),
+        )
+        no_grade = p.filter(
+            pl.col("disability_type").is_not_null() & pl.col("disability_grade").is_null()
+        )
+        _cell(
+            self.log,
+            self.rows(no_grade),
+            grade_col,
+            "有残疾类别时须填写残疾等级",
+            "required with a disability type",
+        )
+        no_type = p.filter(
+            pl.col("disability_type").is_null() & pl.col("disability_grade").is_not_null()
+        )
+        _cell(
+            self.log,
+            self.rows(no_type),
+            type_col,
+            "有残疾等级时须填写残疾类别",
+            "required with a disability grade",
+        )
+        # Fill what the ID number tells, where the file leaves it empty.
+        self.p = p.with_columns(
+            sex=pl.when(pl.col("_id_valid")).then(pl.col("_id_sex")).otherwise(pl.col("sex")),
+            birth_date=pl.when(pl.col("_id_valid"))
+            .then(pl.col("_id_birth"))
+            .otherwise(pl.col("birth_date")),
+        ).drop("_id_birth", "_id_sex", "_id_valid")
+        _duplicates(self.p, ["id_number"], "persons", self.log)
+
+    def _incomes(self) -> None:
+        _duplicates(self.i, ["household_id", "year"], "incomes", self.log)
+
+    # -- checks that depend on which rows go in --
+
+    def good(self, df: pl.DataFrame) -> pl.DataFrame:
+        bad = self.log.bad_keys()
+        if not bad:
+            return df
+        bad_df = pl.DataFrame(list(bad), schema={"_src": pl.Int32, "_idx": pl.Int32}, orient="row")
+        return df.join(bad_df, on=["_src", "_idx"], how="anti")
+
+    def references(self, cascade: bool) -> None:
+        """Persons and incomes need their household, in the file or the registry."""
+        file_households = set(self.good(self.h)["household_id"].to_list())
+        all_file_households = set(self.h["household_id"].drop_nulls().to_list())
+        wanted = set(self.p["household_id"].drop_nulls().to_list()) | set(
+            self.i["household_id"].drop_nulls().to_list()
+        )
+        self.db_households = set(_existing(Household, "household_id", wanted - file_households))
+        known = file_households | self.db_households
+        pick = self.good if cascade else (lambda df: df)
+        for kind, df in (("persons", pick(self.p)), ("incomes", pick(self.i))):
+            col = _col(kind, "household_id")
+            missing = df.filter(
+                pl.col("household_id").is_not_null() & ~pl.col("household_id").is_in(sorted(known))
+            )
+            for src, idx, hid in missing.select("_src", "_idx", "household_id").iter_rows():
+                if hid in all_file_households:
+                    if cascade:
+                        _cell(
+                            self.log,
+                            [(src, idx)],
+                            col,
+                            "所属户有错误，未导入",
+                            "its household row has errors; not imported",
+                        )
+                else:
+                    _cell(
+                        self.log,
+                        [(src, idx)],
+                        col,
+                        "户编号不存在（文件和系统中都没有）",
+                        "no such household (in the file or the registry)",
+                    )
+
+    def heads(self, *, only_good: bool) -> set[str]:
+        """Exactly one living head per household, on the state after the import.
+
+        All-or-nothing imports check every row that names its household (so one report shows
+        everything); --valid-only checks the rows that will actually go in.
+        """
+        persons = (self.good(self.p) if only_good else self.p).filter(
+            pl.col("id_number").is_not_null()
+            & pl.col("household_id").is_not_null()
+            & pl.col("relation").is_not_null()
+        )
+        persons = persons.with_columns(pl.col("status").fill_null("active")).select(
+            "id_number", "household_id", "relation", "status", "_src", "_idx"
+        )
+        households = (self.good(self.h) if only_good else self.h).filter(
+            pl.col("household_id").is_not_null()
+        )
+        file_ids = persons["id_number"].to_list()
+        before = _existing(Person, "id_number", file_ids, "household__household_id")
+        affected = (
+            set(households["household_id"].to_list())
+            | set(persons["household_id"].to_list())
+            | {v[0] for v in before.values()}
+        )
+        members: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+        hids = sorted(affected)
+        for i in range(0, len(hids), CHUNK):
+            rows = Person.objects.filter(
+                household__household_id__in=hids[i : i + CHUNK]
+            ).values_list("household__household_id", "id_number", "relation", "status")
+            for hid, pid, relation, status in rows:
+                members[hid][pid] = (relation, status)
+        where: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        heads_in_file: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for pid, hid, relation, status, src, idx in persons.iter_rows():
+            old = before.get(pid)
+            if old is not None and old[0] != hid:
+                members[old[0]].pop(pid, None)
+                where[old[0]].append((src, idx))
+            members[hid][pid] = (relation, status)
+            where[hid].append((src, idx))
+            if relation == "head" and status in LIVING:
+                heads_in_file[hid].append((src, idx))
+        household_rows = {
+            hid: (src, idx)
+            for hid, src, idx in households.select("household_id", "_src", "_idx").iter_rows()
+        }
+        failed: set[str] = set()
+        relation_col = _col("persons", "relation")
+        hid_col = _col("households", "household_id")
+        for hid in hids:
+            people = members.get(hid, {})
+            living = [r for r, s in people.values() if s in LIVING]
+            n_heads = sum(r == "head" for r in living)
+            if n_heads == 1 or (people and not living):
+                continue
+            failed.add(hid)
+            if n_heads == 0:
+                zh, en = f"户 {hid} 没有户主", f"household {hid} has no head"
+            else:
+                zh, en = f"户 {hid} 有 {n_heads} 个户主", f"household {hid} has {n_heads} heads"
+            targets = heads_in_file.get(hid) if n_heads > 1 else None
+            if targets:
+                _cell(self.log, targets, relation_col, zh, en)
+            elif hid in household_rows:
+                _cell(self.log, [household_rows[hid]], hid_col, zh, en)
+            else:
+                _cell(self.log, where.get(hid, []), relation_col, zh, en)
+        return failed
+
+    def drop_households(self, hids: set[str]) -> None:
+        """--valid-only: a household failing the head check goes out with all its rows."""
+        if not hids:
+            return
+        keys = sorted(hids)
+        for kind, df in (("households", self.h), ("persons", self.p), ("incomes", self.i)):
+            col = _col(kind, "household_id")
+            hit = self.good(df).filter(pl.col("household_id").is_in(keys))
+            for src, idx, hid in hit.select("_src", "_idx", "household_id").iter_rows():
+                _cell(
+                    self.log,
+                    [(src, idx)],
+                    col,
+                    f"户 {hid} 的户主不符合要求，未导入",
+                    f"household {hid} fails the head check; not imported",
+                )
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class _Writer:
+    def __init__(self, *, actor, note: str, progress: Progress | None):
+        self.actor = actor if getattr(actor, "pk", None) else None
+        self.label = audit.actor_label(actor)
+        self.note = note
+        self.progress = progress
+        self.events: list[AuditEvent] = []
+
+    def event(
+        self, action: str, object_type: str, object_id, area_code: str, before, after
+    ) -> None:
+        self.events.append(
+            AuditEvent(
+                actor=self.actor,
+                actor_label=self.label,
+                action=action,
+                object_type=object_type,
+                object_id=str(object_id),
+                area_code=area_code,
+                before=before,
+                after=after,
+                note=self.note,
+            )
+        )
+
+    def tick(self, stage: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(stage, done, total)
+
+    def upsert(
+        self,
+        *,
+        model,
+        stage: str,
+        rows: list[tuple],
+        fields: list[str],
+        key_of: Callable[[tuple], object],
+        existing: dict,
+        build: Callable[[tuple], object],
+        unique_fields: list[str],
+        area_of: Callable[[tuple], str],
+        audit_value: Callable[[str, object], object] = lambda f, v: _plain(v),
+    ) -> TableCounts:
+        """rows: (key..., field values...) in `fields` order; existing: key -> (pk, version, values...)."""
+        counts = TableCounts()
+        label = model._meta.label_lower
+        creates, updates = [], []
+        create_rows = []
+        update_info = []
+        for row in rows:
+            key = key_of(row)
+            values = row[-len(fields) :]
+            old = existing.get(key)
+            if old is None:
+                creates.append(build(row))
+                create_rows.append(row)
+                continue
+            pk, version, *old_values = old
+            changed = [f for f, a, b in zip(fields, old_values, values, strict=True) if a != b]
+            if not changed:
+                counts.unchanged += 1
+                continue
+            obj = build(row)
+            obj.pk = pk
+            obj.version = version + 1
+            updates.append(obj)
+            update_info.append(
+                (
+                    pk,
+                    row,
+                    {f: audit_value(f, old_values[fields.index(f)]) for f in changed},
+                    {f: audit_value(f, values[fields.index(f)]) for f in changed},
+                )
+            )
+        total = len(creates) + len(updates)
+        done = 0
+        for i in range(0, len(creates), CHUNK):
+            batch = creates[i : i + CHUNK]
+            model.objects.bulk_create(batch, batch_size=CHUNK)
+            for obj, row in zip(batch, create_rows[i : i + CHUNK], strict=True):
+                after = {
+                    f: audit_value(f, v) for f, v in zip(fields, row[-len(fields) :], strict=True)
+                }
+                self.event("create", label, obj.pk, area_of(row), None, after)
+            done += len(batch)
+            self.tick(stage, done, total)
+        db_fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if f.name not in ("id", "created_at", *unique_fields)
+        ]
+        for i in range(0, len(updates), CHUNK):
+            batch = updates[i : i + CHUNK]
+            model.objects.bulk_create(
+                batch,
+                batch_size=CHUNK,
+                update_conflicts=True,
+                unique_fields=unique_fields,
+                update_fields=db_fields,
+            )
+            for pk, row, before, after in update_info[i : i + CHUNK]:
+                self.event("update", label, pk, area_of(row), before, after)
+            done += len(batch)
+            self.tick(stage, done, total)
+        counts.created, counts.updated = len(creates), len(updates)
+        return counts
+
+    def flush(self) -> None:
+        for i in range(0, len(self.events), 5000):
+            audit.bulk_record(self.events[i : i + 5000])
+        self.events.clear()
+
+
+def _household_pks(hids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    return {
+        k: (v[0], v[1])
+        for k, v in _existing(Household, "household_id", hids, "pk", "village_id").items()
+    }
+
+
+def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
+    now = timezone.now()
+    # households
+    h = check.good(check.h)
+    h_rows = (
+        h.select("household_id", *HOUSEHOLD_FIELDS)
+        .with_columns(
+            [
+                pl.col(c.name).fill_null(c.default)
+                for c in TABLES["households"]
+                if c.default is not None
+            ]
+        )
+        .rows()
+    )
+    existing = _existing(
+        Household,
+        "household_id",
+        [r[0] for r in h_rows],
+        "pk",
+        "version",
+        *[("village_id" if f == "village_code" else f) for f in HOUSEHOLD_FIELDS],
+    )
+
+    def build_household(row):
+        values = dict(zip(HOUSEHOLD_FIELDS, row[1:], strict=True))
+        values["village_id"] = values.pop("village_code")
+        return Household(household_id=row[0], updated_at=now, **values)
+
+    result.counts["households"] = writer.upsert(
+        model=Household,
+        stage="households",
+        rows=h_rows,
+        fields=HOUSEHOLD_FIELDS,
+        key_of=lambda r: r[0],
+        existing=existing,
+        build=build_household,
+        unique_fields=["household_id"],
+        area_of=lambda r: r[1],
+    )
+
+    # persons
+    p = check.good(check.p)
+    p_rows = (
+        p.select("id_number", *PERSON_FIELDS)
+        .with_columns(
+            [
+                pl.col(c.name).fill_null(c.default)
+                for c in TABLES["persons"]
+                if c.default is not None
+            ]
+        )
+        .rows()
+    )
+    i = check.good(check.i)
+    pks = _household_pks({r[1] for r in p_rows} | set(i["household_id"].to_list()))
+    db_person_fields = [
+        ("household__household_id" if f == "household_id" else f) for f in PERSON_FIELDS
+    ]
+    existing = _existing(
+        Person, "id_number", [r[0] for r in p_rows], "pk", "version", *db_person_fields
+    )
+
+    def build_person(row):
+        values = dict(zip(PERSON_FIELDS, row[1:], strict=True))
+        values["household_id"] = pks[values["household_id"]][0]
+        return Person(id_number=row[0], updated_at=now, **values)
+
+    result.counts["persons"] = writer.upsert(
+        model=Person,
+        stage="persons",
+        rows=p_rows,
+        fields=PERSON_FIELDS,
+        key_of=lambda r: r[0],
+        existing=existing,
+        build=build_person,
+        unique_fields=["id_number"],
+        area_of=lambda r: pks[r[1]][1],
+    )
+
+    # incomes
+    i_rows = i.select("household_id", "year", *INCOME_FIELDS).rows()
+    i_rows = [
+        (hid, year, *[Decimal(v) if v is not None else Decimal("0") for v in amounts])
+        for hid, year, *amounts in i_rows
+    ]
+    existing_incomes: dict[tuple[str, int], tuple] = {}
+    household_pks = sorted({pks[r[0]][0] for r in i_rows})
+    for k in range(0, len(household_pks), CHUNK):
+        for row in Income.objects.filter(household_id__in=household_pks[k : k + CHUNK]).values_list(
+            "household__household_id", "year", "pk", "version", *INCOME_FIELDS
+        ):
+            existing_incomes[(row[0], row[1])] = row[2:]
+
+    def build_income(row):
+        values = dict(zip(INCOME_FIELDS, row[2:], strict=True))
+        return Income(household_id=pks[row[0]][0], year=row[1], updated_at=now, **values)
+
+    result.counts["incomes"] = writer.upsert(
+        model=Income,
+        stage="incomes",
+        rows=i_rows,
+        fields=INCOME_FIELDS,
+        key_of=lambda r: (r[0], r[1]),
+        existing=existing_incomes,
+        build=build_income,
+        unique_fields=["household", "year"],
+        area_of=lambda r: pks[r[0]][1],
+    )
+    writer.flush()
+
+
+def import_registry(
+    paths: list[Path],
+    *,
+    actor,
+    valid_only: bool = False,
+    report_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import households, persons and incomes from CSV files or one xlsx workbook.
+
+    Raises FileRejected for a file that cannot be read as a table (encoding, binary, bomb,
+    formulas, headers), and ImportRejected (with `.result`, reports written) when any row is
+    invalid and `valid_only` is off. Returns the counts per table otherwise.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise FileRejected("没有指定文件", "no file given")
+    sheets: list[Sheet] = []
+    for path in paths:
+        sheets.extend(read_tables(path))
+    sources = recognise(sheets)
+    log = ErrorLog(sheets)
+    if progress:
+        progress("check", 0, 1)
+    check = _Check(sources, log)
+    check.row_checks()
+    check.references(cascade=valid_only)
+    failed = check.heads(only_good=valid_only)
+    if valid_only:
+        for _ in range(5):  # dropping a household's rows can only settle that household
+            if not failed:
+                break
+            check.drop_households(failed)
+            check.references(cascade=True)
+            failed = check.heads(only_good=True)
+    if progress:
+        progress("check", 1, 1)
+
+    result = ImportResult()
+    result.errors = log.count
+    result.error_rows = len(log.rows)
+    result.first_errors = log.first()
+    if log.count and not valid_only:
+        result.report_paths = log.write_reports(report_dir)
+        raise ImportRejected(result)
+
+    note = "import " + ", ".join(p.name for p in paths)
+    writer = _Writer(actor=actor, note=note, progress=progress)
+    with transaction.atomic():
+        _write(check, writer, result)
+    result.imported = True
+    bad_per_kind: dict[str, int] = defaultdict(int)
+    kind_of = {s.src: s.kind for s in sources}
+    for src, _ in log.rows:
+        bad_per_kind[kind_of[src]] += 1
+    for kind in KINDS:
+        result.counts.setdefault(kind, TableCounts()).skipped = bad_per_kind[kind]
+    if log.count:
+        result.report_paths = log.write_reports(report_dir)
+    return result

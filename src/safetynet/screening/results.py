@@ -1,0 +1,248 @@
+"""The engine-neutral results of a screen: Arrow tables, their Parquet files, and the CSV files.
+
+Whatever engine evaluated the catalogue (DuckDB or Spark), its output is brought into these
+schemas first; everything after that — merging an incremental run, storing findings, writing the
+CSV files of formats/screen-output.md — works on them alone, which is what makes the files of two
+engines byte-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+MEASURE = pa.decimal128(18, 4)
+AMOUNT = pa.int64()
+TEXT_LIST = pa.list_(pa.string())
+
+HOUSEHOLDS = pa.schema(
+    [
+        ("household_id", pa.string()),
+        ("village_code", pa.string()),
+        ("n", pa.int32()),
+        ("net_income", MEASURE),
+        ("pc_net_income", MEASURE),
+        ("pc_month_income", MEASURE),
+        ("flagged", pa.bool_()),
+        ("category", pa.string()),
+        ("level", pa.string()),
+        ("rules", TEXT_LIST),
+        ("risk_types", TEXT_LIST),
+        ("already_monitored", pa.bool_()),
+        ("dibao_eligible", pa.bool_()),
+        ("dibao_edge", pa.bool_()),
+        ("dibao_amount", AMOUNT),
+        ("rigid_hardship", pa.bool_()),
+        ("low_income", pa.bool_()),
+    ]
+)
+TEKUN = pa.schema(
+    [
+        ("id_number", pa.string()),
+        ("household_id", pa.string()),
+        ("eligible", pa.bool_()),
+        ("care_level", pa.string()),
+        ("monthly_amount", AMOUNT),
+    ]
+)
+SINGLE_PERSON = pa.schema(
+    [("id_number", pa.string()), ("household_id", pa.string()), ("monthly_amount", AMOUNT)]
+)
+QUALITY = pa.schema(
+    [
+        ("check", pa.string()),
+        ("household_id", pa.string()),
+        ("id_number", pa.string()),
+        ("message_zh", pa.string()),
+        ("message_en", pa.string()),
+        ("source", pa.string()),  # "engine" (the catalogue) or "programmes" (assistance checks)
+    ]
+)
+EXPLANATIONS = pa.schema(
+    [
+        ("household_id", pa.string()),
+        ("id_number", pa.string()),
+        ("rule", pa.string()),
+        ("zh", pa.string()),
+        ("en", pa.string()),
+        ("values", pa.string()),  # JSON object
+        ("source", pa.string()),
+        ("evidence", TEXT_LIST),  # department record ids
+    ]
+)
+SCHEMAS = {
+    "households": HOUSEHOLDS,
+    "tekun": TEKUN,
+    "single_person": SINGLE_PERSON,
+    "quality": QUALITY,
+    "explanations": EXPLANATIONS,
+}
+
+
+def conform(table: pa.Table | None, schema: pa.Schema) -> pa.Table:
+    """Select and cast a table to `schema`; missing columns become NULL; None → empty."""
+    if table is None:
+        return schema.empty_table()
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            if not col.type.equals(f.type):
+                col = col.cast(f.type)
+            columns.append(col)
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@dataclass
+class ScreenResults:
+    households: pa.Table
+    tekun: pa.Table
+    single_person: pa.Table
+    quality: pa.Table
+    explanations: pa.Table
+
+    @classmethod
+    def from_tables(cls, **tables: pa.Table | None) -> ScreenResults:
+        return cls(**{name: conform(tables.get(name), SCHEMAS[name]) for name in SCHEMAS})
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def write(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables().items():
+            pq.write_table(table, directory / f"{name}.parquet", compression="zstd")
+
+    @classmethod
+    def read(cls, directory: Path) -> ScreenResults:
+        return cls.from_tables(
+            **{name: pq.read_table(directory / f"{name}.parquet") for name in SCHEMAS}
+        )
+
+    def without_households(self, household_ids: pa.Array) -> ScreenResults:
+        """Drop every row of the given households (kept: programme checks, re-run each time)."""
+        out = {}
+        for name, table in self.tables().items():
+            keep = pc.invert(pc.is_in(table.column("household_id"), value_set=household_ids))
+            keep = pc.fill_null(keep, True)
+            if name == "quality":
+                keep = pc.and_(keep, pc.equal(table.column("source"), "engine"))
+            out[name] = table.filter(keep)
+        return ScreenResults(**out)
+
+    def restricted_to(self, household_ids: pa.Array) -> ScreenResults:
+        out = {}
+        for name, table in self.tables().items():
+            out[name] = table.filter(
+                pc.is_in(table.column("household_id"), value_set=household_ids)
+            )
+        return ScreenResults(**out)
+
+    @staticmethod
+    def concat(*parts: ScreenResults) -> ScreenResults:
+        return ScreenResults(
+            **{
+                name: pa.concat_tables([getattr(p, name) for p in parts]).combine_chunks()
+                for name in SCHEMAS
+            }
+        )
+
+    def sorted(self) -> ScreenResults:
+        """Rows in a fixed order, so the Parquet files of two engines are comparable too."""
+        keys = {
+            "households": ["household_id"],
+            "tekun": ["id_number", "household_id"],
+            "single_person": ["id_number", "household_id"],
+            "quality": ["check", "household_id", "id_number", "message_zh", "source"],
+            "explanations": ["household_id", "rule", "id_number"],
+        }
+        return ScreenResults(
+            **{
+                name: table.sort_by([(k, "ascending") for k in keys[name]])
+                for name, table in self.tables().items()
+            }
+        )
+
+    def counts(self) -> dict[str, int]:
+        h = self.households
+        warned = pc.greater(pc.list_value_length(h.column("rules")), 0)
+        return {
+            "households": h.num_rows,
+            "warnings": int(pc.sum(pc.cast(pc.fill_null(warned, False), pa.int64())).as_py() or 0),
+            "flagged": int(
+                pc.sum(pc.cast(pc.fill_null(h.column("flagged"), False), pa.int64())).as_py() or 0
+            ),
+            "dibao_eligible": int(
+                pc.sum(pc.cast(pc.fill_null(h.column("dibao_eligible"), False), pa.int64())).as_py()
+                or 0
+            ),
+            "tekun_eligible": int(
+                pc.sum(
+                    pc.cast(pc.fill_null(self.tekun.column("eligible"), False), pa.int64())
+                ).as_py()
+                or 0
+            ),
+            "single_person": self.single_person.num_rows,
+            "quality": self.quality.num_rows,
+        }
+
+
+# The CSV files of formats/screen-output.md. Each is a SELECT over the result tables; DuckDB
+# only formats and sorts (binary collation, total order over all columns) so the bytes depend
+# on the results alone, never on the engine that computed them.
+CSV_QUERIES = {
+    "warnings.csv": """
+        SELECT household_id, village_code, NULLIF(category, '') AS category,
+               NULLIF(level, '') AS level,
+               NULLIF(array_to_string(list_sort(list_distinct(rules)), ';'), '') AS rules,
+               NULLIF(array_to_string(list_sort(list_distinct(risk_types)), ';'), '') AS risk_types,
+               coalesce(already_monitored, false) AS already_monitored
+        FROM households WHERE len(coalesce(rules, [])) > 0
+        ORDER BY household_id""",
+    "eligibility.csv": """
+        SELECT household_id, n,
+               CAST(pc_net_income AS DECIMAL(18, 2)) AS pc_net_income,
+               CAST(pc_month_income AS DECIMAL(18, 2)) AS pc_month_income,
+               coalesce(dibao_eligible, false) AS dibao_eligible,
+               coalesce(dibao_edge, false) AS dibao_edge,
+               coalesce(dibao_amount, 0) AS dibao_amount,
+               coalesce(rigid_hardship, false) AS rigid_hardship
+        FROM households ORDER BY household_id""",
+    "tekun.csv": """
+        SELECT id_number, household_id, coalesce(eligible, false) AS eligible,
+               NULLIF(care_level, '') AS care_level, coalesce(monthly_amount, 0) AS monthly_amount
+        FROM tekun ORDER BY id_number, household_id""",
+    "single_person.csv": """
+        SELECT id_number, household_id, monthly_amount
+        FROM single_person ORDER BY id_number, household_id""",
+    "quality.csv": """
+        SELECT "check", NULLIF(household_id, '') AS household_id,
+               NULLIF(id_number, '') AS id_number, NULLIF(message_zh, '') AS message
+        FROM quality ORDER BY "check", household_id NULLS FIRST, id_number NULLS FIRST, message""",
+}
+
+
+def write_csvs(results: ScreenResults, out_dir: Path) -> list[Path]:
+    """Write the five CSV files (UTF-8, header row, sorted, fixed formatting)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        for name, table in results.tables().items():
+            con.register(name, table)
+        paths = []
+        for file_name, query in CSV_QUERIES.items():
+            path = out_dir / file_name
+            target = str(path).replace("'", "''")
+            con.execute(f"COPY ({query}) TO '{target}' (HEADER, DELIMITER ',')")
+            paths.append(path)
+        return paths
+    finally:
+        con.close()

@@ -1,0 +1,300 @@
+"""Running one screen: snapshot → evaluate → merge → results → findings, all or nothing.
+
+The steps, and what a failure at any of them leaves behind:
+
+1. compile the catalogue for the as-of date (nothing written yet);
+2. for an incremental run, find the households whose inputs changed since the base run;
+3. snapshot the registry (all households in scope, or only the changed ones) to Parquet in a
+   temporary directory of the run;
+4. evaluate the catalogue on the chosen engine; merge with the base run's results for the
+   households that did not change; add the programme quality checks;
+5. write the results as Parquet (and the CSV files of `--out`) inside the temporary directory,
+   then rename it to `DATA_DIR/runs/<run id>/`;
+6. in ONE transaction: store the findings (new, still open, resolved), attach warnings of
+   households under an open case to that case, mark the run succeeded, audit it.
+
+Any exception marks the run failed with its error and removes the run's directory: the findings
+of the previous run stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from safetynet.core import audit
+from safetynet.core.errors import SafetyNetError
+
+from . import evaluation, incremental, snapshot, store
+from .models import ScreenRun
+from .results import QUALITY, ScreenResults, write_csvs
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, str], None]
+
+CSV_FILES = ("warnings.csv", "eligibility.csv", "tekun.csv", "single_person.csv", "quality.csv")
+
+
+def runs_root() -> Path:
+    return Path(settings.DATA_DIR) / "runs"
+
+
+def stale_after() -> timedelta:
+    return timedelta(minutes=getattr(settings, "SCREEN_STALE_MINUTES", 30))
+
+
+class _Reporter:
+    """Records progress on the run row (for the web page) and passes it to the CLI."""
+
+    def __init__(self, run: ScreenRun, extra: Progress | None):
+        self.run = run
+        self.extra = extra
+
+    def __call__(self, percent: int, note: str) -> None:
+        now = timezone.now()
+        ScreenRun.objects.filter(pk=self.run.pk).update(
+            progress=percent, progress_note=note[:200], heartbeat_at=now
+        )
+        self.run.progress, self.run.progress_note, self.run.heartbeat_at = percent, note, now
+        if self.extra:
+            self.extra(percent, note)
+
+
+def programme_checks(*, as_of, area_codes) -> pa.Table:
+    """Quality findings of the safety-net programmes (enrolments, payments), when installed."""
+    try:
+        from safetynet.assistance.checks import run_checks
+    except ImportError:
+        return QUALITY.empty_table()
+    rows: list[dict] = []
+    for code in area_codes or [""]:
+        rows.extend(run_checks(as_of=as_of, area_code=code))
+    if not rows:
+        return QUALITY.empty_table()
+    return pa.Table.from_pylist(
+        [
+            {
+                "check": r["check"],
+                "household_id": r.get("household_id") or "",
+                "id_number": r.get("id_number") or "",
+                "message_zh": r.get("message_zh") or r.get("message") or "",
+                "message_en": r.get("message_en") or r.get("message") or "",
+                "source": "programmes",
+            }
+            for r in rows
+        ],
+        schema=QUALITY,
+    )
+
+
+def previous_run(run: ScreenRun) -> ScreenRun | None:
+    return (
+        ScreenRun.objects.filter(scope_key=run.scope_key, status=ScreenRun.Status.SUCCEEDED)
+        .exclude(pk=run.pk)
+        .order_by("-id")
+        .first()
+    )
+
+
+def incremental_base(run: ScreenRun, prepared: evaluation.Prepared) -> tuple[ScreenRun | None, str]:
+    """The run an incremental run may build on, or (None, why not)."""
+    base = previous_run(run)
+    if base is None:
+        return None, "no earlier successful run of this scope"
+    if base.as_of != run.as_of:
+        return None, f"as-of date differs from run #{base.pk} ({base.as_of})"
+    if base.catalogue_hash != prepared.catalogue_hash:
+        return None, f"rule catalogue changed since run #{base.pk}"
+    if base.parameters != prepared.parameters:
+        return None, f"parameter values changed since run #{base.pk}"
+    if not base.results_path or not (Path(base.results_path) / "households.parquet").exists():
+        return None, f"results of run #{base.pk} are missing"
+    return base, ""
+
+
+def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path | None = None):
+    """Run a queued screen to the end. Raises after marking the run failed."""
+    report = _Reporter(run, progress)
+    started = time.monotonic()
+    run.status = ScreenRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.heartbeat_at = run.started_at
+    run.error = ""
+    run.save(update_fields=["status", "started_at", "heartbeat_at", "error"])
+    tmp = runs_root() / f".{run.pk}.tmp-{uuid.uuid4().hex[:8]}"
+    final = runs_root() / str(run.pk)
+    try:
+        results, info = _evaluate(run, tmp, report)
+        report(85, "写入结果 / writing results")
+        results.write(tmp / "results")
+        if out_dir is not None:
+            write_csvs(results, tmp / "csv")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        report(90, "保存预警和问题 / storing findings")
+        counts = dict(info["counts"])
+        counts.update(results.counts())
+        with transaction.atomic():
+            counts["findings"] = store.store_findings(
+                run_id=run.pk,
+                results=results,
+                area_codes=run.area_codes,
+                now=timezone.now(),
+            )
+            _attach_to_cases(run)
+            run.status = ScreenRun.Status.SUCCEEDED
+            run.finished_at = timezone.now()
+            run.duration_seconds = round(time.monotonic() - started, 3)
+            run.progress = 100
+            run.progress_note = "完成 / done"
+            run.results_path = str(final / "results")
+            run.counts = counts
+            run.save()
+            audit.record(
+                actor=run.started_by,
+                action="screen.run",
+                obj=run,
+                area_code=";".join(run.area_codes),
+                after={
+                    "as_of": run.as_of,
+                    "engine": run.engine,
+                    "incremental": run.incremental,
+                    "counts": counts,
+                },
+            )
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if run.status != ScreenRun.Status.SUCCEEDED:
+            shutil.rmtree(final, ignore_errors=True)
+        _mark_failed(run, exc, started)
+        raise
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in CSV_FILES:
+            shutil.copyfile(final / "csv" / name, out_dir / name)
+    _prune_inputs(run)
+    return run
+
+
+def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResults, dict]:
+    report(2, "编译规则 / compiling the rule catalogue")
+    prepared = evaluation.prepare(engine=run.engine, as_of=run.as_of, area_codes=run.area_codes)
+    run.catalogue_hash = prepared.catalogue_hash
+    run.parameters = prepared.parameters
+    batches = incremental.active_batches()
+    run.feed_batches = batches
+    monitored = snapshot.monitored_ids()
+    info: dict = {"counts": {}}
+
+    base = None
+    changed: set[str] | None = None
+    if run.incremental:
+        base, why_not = incremental_base(run, prepared)
+        if base is None:
+            run.incremental = False
+            info["counts"]["incremental_fallback"] = why_not
+            report(5, f"改为全量运行 / full run instead: {why_not}")
+        else:
+            report(5, "查找变化的户 / finding changed households")
+            base_results = ScreenResults.read(Path(base.results_path))
+            changes = incremental.detect_changes(
+                since=base.started_at,
+                area_codes=run.area_codes,
+                base_batches=base.feed_batches,
+                batches_now=batches,
+                base_households=base_results.households,
+                monitored=monitored,
+            )
+            changed = changes.households
+            run.base_run = base
+            info["counts"]["changed_households"] = len(changed)
+            info["counts"]["change_reasons"] = changes.reasons
+    run.save(
+        update_fields=[
+            "catalogue_hash",
+            "parameters",
+            "feed_batches",
+            "incremental",
+            "base_run",
+        ]
+    )
+
+    report(10, "导出户籍快照 / snapshot of the registry")
+    snap = snapshot.write_snapshot(
+        tmp / "input",
+        area_codes=run.area_codes,
+        household_ids=sorted(changed) if changed is not None else None,
+        monitored=monitored,
+        progress=lambda table: report(
+            {"households": 12, "persons": 20, "incomes": 35}[table],
+            f"导出 {table} / snapshot {table}",
+        ),
+    )
+    info["counts"]["snapshot"] = snap.rows
+
+    report(40, f"规则计算（{run.engine}）/ evaluating on {run.engine}")
+    if changed is not None and not changed:
+        evaluated = ScreenResults.from_tables()
+    else:
+        evaluated = prepared.evaluate(snap, work_dir=tmp / "work")
+    report(80, "合并结果 / merging results")
+    if base is not None:
+        ids = pa.array(sorted(changed), pa.string())
+        kept = base_results.without_households(ids)
+        # households deleted since the base run drop out
+        current = snapshot.current_household_ids(run.area_codes)
+        kept = kept.restricted_to(current)
+        evaluated = ScreenResults.concat(kept, evaluated)
+    checks = programme_checks(as_of=run.as_of, area_codes=run.area_codes)
+    results = ScreenResults.concat(evaluated, ScreenResults.from_tables(quality=checks)).sorted()
+    shutil.rmtree(tmp / "work", ignore_errors=True)
+    return results, info
+
+
+def _attach_to_cases(run: ScreenRun) -> None:
+    try:
+        from safetynet.monitoring.services import attach_screen_findings
+    except ImportError:
+        return
+    attach_screen_findings(run=run)
+
+
+def _mark_failed(run: ScreenRun, exc: BaseException, started: float) -> None:
+    if isinstance(exc, SafetyNetError):
+        error = f"{exc.zh}\n{exc.en}"
+    elif isinstance(exc, KeyboardInterrupt):
+        error = "运行被中断 / the run was interrupted"
+    else:
+        error = f"{type(exc).__name__}: {exc}"
+    ScreenRun.objects.filter(pk=run.pk).update(
+        status=ScreenRun.Status.FAILED,
+        error=error[:5000],
+        finished_at=timezone.now(),
+        duration_seconds=round(time.monotonic() - started, 3),
+        results_path="",
+        progress_note="失败 / failed",
+    )
+    run.status = ScreenRun.Status.FAILED
+    run.error = error
+    log.warning("screen run %s failed: %s", run.pk, error)
+
+
+def _prune_inputs(run: ScreenRun) -> None:
+    """Keep the input snapshot of the latest run of a scope only (results are kept)."""
+    older = ScreenRun.objects.filter(scope_key=run.scope_key, pk__lt=run.pk).exclude(
+        results_path=""
+    )
+    for path in older.values_list("results_path", flat=True):
+        shutil.rmtree(Path(path).parent / "input", ignore_errors=True)

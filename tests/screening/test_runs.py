@@ -1,0 +1,205 @@
+"""The screen's own machinery with a scripted engine: snapshot, storage, comparison between
+runs, incremental selection, interruption safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from safetynet.core import audit
+from safetynet.core.models import AuditEvent
+from safetynet.registry.models import Household, Person
+from safetynet.screening import services, store
+from safetynet.screening.models import Finding, ScreenRun
+from safetynet.screening.snapshot import PERSON_SCHEMA, write_snapshot
+
+from .conftest import VILLAGES, make_household
+
+AS_OF = dt.date(2024, 6, 30)
+pytestmark = pytest.mark.django_db
+
+
+def run_screen(**kwargs):
+    kwargs.setdefault("as_of", AS_OF)
+    return services.screen_run(actor=None, **kwargs)
+
+
+def test_snapshot_has_the_input_contract_shape(small_registry, tmp_path):
+    snap = write_snapshot(tmp_path, monitored={"H00001"})
+    persons = pq.read_table(snap.paths["persons"])
+    assert persons.schema == PERSON_SCHEMA
+    assert snap.rows == {"households": 12, "persons": 24, "incomes": 12}
+    hh = pq.read_table(snap.paths["households"]).to_pylist()
+    first = next(h for h in hh if h["household_id"] == "H00001")
+    assert first["already_monitored"] is True
+    assert first["village_code"] == VILLAGES[1]
+    assert sum(h["already_monitored"] for h in hh) == 1
+    head = next(p for p in persons.to_pylist() if p["household_id"] == "H00000")
+    assert head["birth_date"] == dt.date(1980, 1, 1)
+    assert head["phone"] == "13800000000"
+    child = next(p for p in persons.to_pylist() if p["relation"] == "child")
+    assert child["phone"] is None and child["sex"] == "F" and child["in_school"] is True
+    incomes = pq.read_table(snap.paths["incomes"]).to_pylist()
+    assert str(incomes[0]["business_income"]) == "10.50"
+    scoped = write_snapshot(tmp_path / "scoped", area_codes=["430224"], monitored=set())
+    assert scoped.rows["households"] == 4
+
+
+def test_full_run_stores_findings_and_results(small_registry, scripted_engine, tmp_path):
+    run = run_screen(out_dir=tmp_path / "out")
+    assert run.status == ScreenRun.Status.SUCCEEDED and run.progress == 100
+    warnings = Finding.objects.filter(kind="warning")
+    assert sorted(warnings.values_list("household__household_id", flat=True)) == [
+        "H00000",
+        "H00004",
+        "H00008",
+    ]
+    w = warnings.get(household__household_id="H00004")
+    assert (w.rules, w.level, w.category, w.state) == (["X-TEST"], "orange", "edge", "open")
+    assert w.first_run == run and w.last_run == run and w.village_code == VILLAGES[1]
+    assert Finding.objects.filter(kind="quality").count() == 12  # the children without a phone
+    assert run.counts["findings"] == {"staged": 15, "new": 15, "still_open": 0, "resolved": 0}
+    assert (Path(run.results_path) / "households.parquet").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "eligibility.csv",
+        "quality.csv",
+        "single_person.csv",
+        "tekun.csv",
+        "warnings.csv",
+    ]
+    lines = (tmp_path / "out" / "warnings.csv").read_text("utf-8").splitlines()
+    assert lines[0] == "household_id,village_code,category,level,rules,risk_types,already_monitored"
+    assert lines[1] == f"H00000,{VILLAGES[0]},edge,orange,X-TEST,测试,false"
+    elig = (tmp_path / "out" / "eligibility.csv").read_text("utf-8").splitlines()
+    assert elig[1] == "H00000,1,100.13,,false,false,0,false"
+    assert AuditEvent.objects.filter(action="screen.run", object_id=str(run.pk)).exists()
+
+
+def test_second_run_compares_with_the_first(small_registry, scripted_engine):
+    first = run_screen()
+    Household.objects.filter(household_id="H00004").update(housing_grade="A")  # resolved
+    Household.objects.filter(household_id="H00005").update(housing_grade="D")  # new
+    second = run_screen()
+    states = {
+        f.household.household_id: (f.state, f.status_in(second))
+        for f in Finding.objects.filter(kind="warning")
+    }
+    assert states == {
+        "H00000": ("open", "open"),
+        "H00004": ("resolved", "resolved"),
+        "H00005": ("open", "new"),
+        "H00008": ("open", "open"),
+    }
+    assert second.counts["findings"]["new"] == 1
+    assert second.counts["findings"]["resolved"] == 1
+    assert Finding.objects.get(household__household_id="H00000", kind="warning").first_run == first
+    # raised again after being resolved: open and new again
+    Household.objects.filter(household_id="H00004").update(housing_grade="D")
+    third = run_screen()
+    again = Finding.objects.get(household__household_id="H00004", kind="warning")
+    assert (again.state, again.first_run, again.resolved_run) == ("open", third, None)
+
+
+def test_a_run_of_one_area_leaves_other_areas_findings_alone(small_registry, scripted_engine):
+    run_screen()
+    Household.objects.filter(household_id="H00000").update(housing_grade="A")  # in 360827
+    Household.objects.filter(household_id="H00008").update(housing_grade="A")  # in 430224? no
+    run = run_screen(area_codes=["430224"])
+    assert run.area_codes == ["430224"]
+    open_ids = set(
+        Finding.objects.filter(kind="warning", state="open").values_list(
+            "household__household_id", flat=True
+        )
+    )
+    # H00000 is in village 1 of 360827: outside the run's scope, so still open
+    assert "H00000" in open_ids
+
+
+def test_failure_after_evaluation_keeps_the_previous_findings(
+    small_registry, scripted_engine, monkeypatch, settings
+):
+    first = run_screen()
+    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    Household.objects.filter(household_id="H00004").update(housing_grade="A")
+
+    real = store.store_findings
+
+    def store_then_crash(**kwargs):
+        real(**kwargs)  # everything written ...
+        raise RuntimeError("disk full")  # ... then the run dies before committing
+
+    monkeypatch.setattr(store, "store_findings", store_then_crash)
+    with pytest.raises(RuntimeError):
+        run_screen()
+    failed = ScreenRun.objects.order_by("-id").first()
+    assert failed.status == ScreenRun.Status.FAILED and "disk full" in failed.error
+    assert failed.results_path == ""
+    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    runs_dir = Path(settings.DATA_DIR) / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
+
+
+def test_engine_failure_marks_the_run_failed(small_registry, scripted_engine):
+    scripted_engine.fail_on_evaluate = True
+    with pytest.raises(RuntimeError):
+        run_screen()
+    run = ScreenRun.objects.get()
+    assert run.status == "failed" and "engine crashed" in run.error
+    assert not Finding.objects.exists()
+
+
+def test_incremental_equals_full(small_registry, scripted_engine, tmp_path):
+    run_screen(out_dir=tmp_path / "base")
+    # registry edits: one household re-graded, a member moved to another household (the old
+    # household is known only from the audit row), a new household
+    Household.objects.filter(household_id="H00003").update(housing_grade="D")
+    Household.objects.get(household_id="H00003").save()  # bumps updated_at like a service edit
+    person = Person.objects.filter(household__household_id="H00002").order_by("id").last()
+    before = audit.snapshot(person)
+    target = Household.objects.get(household_id="H00005")
+    Person.objects.filter(pk=person.pk).update(household=target)  # no updated_at bump
+    audit.record(
+        actor=None, action="update", obj=person, before=before, after={"household_id": target.pk}
+    )
+    make_household(50, VILLAGES[2], grade="D")
+    incremental = run_screen(incremental=True, out_dir=tmp_path / "incr")
+    assert incremental.incremental and incremental.base_run_id is not None
+    assert incremental.counts["changed_households"] == 4  # H00002, H00003, H00005, H00050
+    assert scripted_engine.evaluated[-1] == 4
+    incremental_findings = sorted(Finding.objects.values_list("key", "state", "rules", "message"))
+    full = run_screen(out_dir=tmp_path / "full")
+    assert scripted_engine.evaluated[-1] == 13
+    for name in (
+        "warnings.csv",
+        "eligibility.csv",
+        "tekun.csv",
+        "single_person.csv",
+        "quality.csv",
+    ):
+        assert (tmp_path / "incr" / name).read_bytes() == (tmp_path / "full" / name).read_bytes()
+    assert sorted(Finding.objects.values_list("key", "state", "rules", "message")) == (
+        incremental_findings
+    )
+    assert full.counts["findings"]["new"] == 0 and full.counts["findings"]["resolved"] == 0
+
+
+def test_incremental_falls_back_to_full_when_parameters_change(small_registry, scripted_engine):
+    run_screen()
+    scripted_engine.parameters = {"x.threshold": 2}
+    run = run_screen(incremental=True)
+    assert run.incremental is False
+    assert "parameter" in run.counts["incremental_fallback"]
+    assert scripted_engine.evaluated[-1] == 12
+
+
+def test_nothing_changed_evaluates_nothing(small_registry, scripted_engine, tmp_path):
+    run_screen(out_dir=tmp_path / "a")
+    run = run_screen(incremental=True, out_dir=tmp_path / "b")
+    assert run.counts["changed_households"] == 0
+    assert scripted_engine.evaluated == [12]
+    assert (tmp_path / "a" / "warnings.csv").read_bytes() == (
+        tmp_path / "b" / "warnings.csv"
+    ).read_bytes()
