@@ -153,7 +153,7 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
             "labour": labour,
             "employment": employment,
             "work_months": pa.array(np.where(employment != "none", rng.integers(3, 13, n_p), 0), pa.int32()),
-            "medical_insured": rng.random(n_p) < 0.97,
+            "medical_insured": rng.random(n_p) < 0.99,
             "pension_insured": pa.array(np.where(age >= 16, rng.random(n_p) < 0.9, False), pa.bool_(), mask=age < 16),
             "adl_failed": pa.array(np.where(age >= 80, rng.integers(0, 4, n_p), 0), pa.int32()),
             "supporter_capable": pa.nulls(n_p, pa.bool_()),
@@ -223,7 +223,7 @@ def _feeds(rng, persons, households, out_dir: Path, as_of, age, school_age) -> d
     idx = np.arange(n_p)
     write("medical_insurance", _records("medical_insurance", n_p, rng, idx, persons, {
         "year": pa.array(np.full(n_p, as_of.year), pa.int32()),
-        "insured": rng.random(n_p) < 0.97}, as_of, window_days=180))
+        "insured": rng.random(n_p) < 0.995}, as_of, window_days=180))
     m = int(n_p * 1.3)
     who = rng.integers(0, n_p, m)
     total = rng.exponential(3000, m).round()
@@ -246,7 +246,7 @@ def _feeds(rng, persons, households, out_dir: Path, as_of, age, school_age) -> d
     k = int(n_p * 0.4)
     who = rng.integers(0, n_p, k)
     write("employment", _records("employment", k, rng, who, persons, {
-        "event": rng.choice(np.array(["registered_unemployed", "returned_migrant", "employed"]), k, p=[0.1, 0.2, 0.7])}, as_of))
+        "event": rng.choice(np.array(["registered_unemployed", "returned_migrant", "employed"]), k, p=[0.02, 0.05, 0.93])}, as_of))
     k = int(n_p * 0.04)
     who = rng.integers(0, n_p, k)
     write("disability", _records("disability", k, rng, who, persons, {

@@ -100,7 +100,7 @@ def test_clocks_show_late_and_overdue_steps(users, households, engine):
     # 3 working days after Friday 09-27: 09-29 (make-up Sunday), 09-30, 10-08.
     assert clock["survey_start"].due == D(2024, 10, 8)
     assert clock["survey_start"].state == "overdue"
-    assert clock["decision"].due == D(2024, 11, 11)  # 30 working days
+    assert clock["decision"].due == D(2024, 11, 13)  # 30 working days
     app = services.survey_record(actor=users["township"], application_id=app.pk, version=app.version,
                                  started_on=D(2024, 10, 9))
     clock = {c.step: c for c in clocks_for(app, today=D(2024, 10, 9))}
@@ -113,7 +113,7 @@ def test_delegated_and_special_tracks_change_the_overall_limit(users, households
     engine.set("H003", dibao=(True, 300))
     delegated = _apply(users, hh, track="delegated")
     due = {c.step: c.due for c in clocks_for(delegated, today=D(2024, 9, 20))}["decision"]
-    assert due == D(2024, 10, 25)  # 20 working days
+    assert due == D(2024, 10, 23)  # 20 working days
     services.application_withdraw(actor=users["village"], application_id=delegated.pk,
                                   version=delegated.version, reason="重新申请")
     with pytest.raises(ValidationFailed):
@@ -155,7 +155,7 @@ def test_refusal_needs_written_reasons_and_is_told_within_three_working_days(use
                                       refusal_reason="家庭人均收入高于低保标准")
     assert app.status == "refused" and not Enrolment.objects.exists()
     clock = {c.step: c for c in clocks_for(app, today=D(2024, 10, 16))}
-    assert clock["refusal_notice"].due == D(2024, 10, 14) and clock["refusal_notice"].state == "overdue"
+    assert clock["refusal_notice"].due == D(2024, 10, 12) and clock["refusal_notice"].state == "overdue"
     app = services.refusal_notify(actor=users["county"], application_id=app.pk, version=app.version,
                                   notified_on=D(2024, 10, 11))
     clock = {c.step: c for c in clocks_for(app, today=D(2024, 10, 16))}
@@ -199,8 +199,8 @@ def test_tekun_is_per_person_and_nobody_is_in_dibao_and_tekun_at_once(users, hou
     tekun = _apply(users, hh, programme="tekun", person_id_number=elder.id_number)
     tekun = _through_notice(users, tekun)
     tekun_due = {c.step: c.due for c in clocks_for(tekun, today=D(2024, 10, 9))}
-    assert tekun_due["survey"] == D(2024, 10, 18)  # township opinion within 15 working days
-    assert tekun_due["decision"] == D(2024, 10, 29)  # county within 15 working days of the notice
+    assert tekun_due["survey"] == D(2024, 10, 16)  # township opinion within 15 working days
+    assert tekun_due["decision"] == D(2024, 10, 28)  # county within 15 working days of the notice
     tekun = services.application_decide(actor=users["county"], application_id=tekun.pk,
                                         version=tekun.version, decided_on=D(2024, 10, 9), approve=True,
                                         rechecked=True)

@@ -100,7 +100,8 @@ def test_load_is_audited_with_counts(registry, feed_file):
     assert load.object_id == batch.batch_id
     assert load.after["rows_loaded"] == 1 and load.after["department"] == "上犹县公安局"
     link = AuditEvent.objects.get(action="feed_link")
-    assert link.after["links_exact"] == 0 or link.object_id == batch.batch_id
+    assert link.object_id == batch.batch_id
+    assert link.after["links_probabilistic"] == 1 and link.after["backend"] == "duckdb"
 
 
 @pytest.mark.django_db
@@ -126,24 +127,19 @@ def test_commands_load_batches_withdraw(registry, feed_file):
     assert "withdrawn" in table.output and row["batch_id"][:12] in table.output
 
 
-def test_errors_print_both_languages(tmp_path, monkeypatch):
+@pytest.mark.django_db
+def test_errors_print_both_languages(tmp_path, monkeypatch, capsys):
     """The entry point renders expected errors in Chinese and English, exit code 2."""
-    import subprocess
     import sys
+
+    from safetynet.cli import main
 
     bad = tmp_path / "gbk.csv"
     bad.write_bytes("record_id,name,event_date\nr1,张三,2024-01-01\n".encode("gbk"))
-    env = {"SAFETYNET_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
-    init = subprocess.run(
-        [sys.executable, "-m", "safetynet.cli", "init", "-q"], env=env, capture_output=True
-    )
-    assert init.returncode == 0, init.stderr.decode()
-    done = subprocess.run(
-        [sys.executable, "-m", "safetynet.cli", "feed", "load", "deaths", str(bad)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert "错误：" in done.stderr and "Error: file gbk.csv: is not UTF-8" in done.stderr
-    assert "Traceback" not in done.stderr
+    monkeypatch.setattr(sys, "argv", ["safetynet", "feed", "load", "deaths", str(bad)])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "错误：文件 gbk.csv：不是 UTF-8" in err and "Error: file gbk.csv: is not UTF-8" in err
+    assert not FeedBatch.objects.exists()

@@ -8,25 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from safetynet.monitoring import elimination, params
+from safetynet.monitoring import elimination
 from tests.web.factories import build_world
-
-# POLICY.md §1 defaults, used only while the policy catalogue is not installed in this tree.
-POLICY_DEFAULTS = {
-    "monitoring.identification_days": 15,
-    "monitoring.notice_days": 5,
-    "monitoring.elimination_min_months": 6,
-    "monitoring.income_line": Decimal("7300"),
-}
-
-
-@pytest.fixture(autouse=True)
-def policy_parameters(monkeypatch):
-    try:
-        from safetynet.policy.parameters import resolve  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr(params, "parameter", lambda name, area, as_of: POLICY_DEFAULTS[name])
-
 
 @pytest.fixture
 def world(db):

@@ -142,8 +142,28 @@ class ScriptedEngine:
         )
 
 
+def scripted_programme_checks(*, as_of, area_codes):
+    """Stand-in for the programmes' checks: one finding on household H00001."""
+    from safetynet.screening.results import QUALITY
+
+    return pa.table(
+        {
+            "check": ["X-PROG"],
+            "household_id": ["H00001"],
+            "id_number": [""],
+            "message_zh": ["测试"],
+            "message_en": ["test"],
+            "source": ["programmes"],
+        },
+        schema=QUALITY,
+    )
+
+
 @pytest.fixture
 def scripted_engine(monkeypatch):
+    from safetynet.screening import runner
+
     engine = ScriptedEngine()
     monkeypatch.setattr(evaluation, "_override", engine.prepare)
+    monkeypatch.setattr(runner, "programme_checks", scripted_programme_checks)
     return engine

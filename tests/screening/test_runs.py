@@ -60,8 +60,11 @@ def test_full_run_stores_findings_and_results(small_registry, scripted_engine, t
     w = warnings.get(household__household_id="H00004")
     assert (w.rules, w.level, w.category, w.state) == (["X-TEST"], "orange", "edge", "open")
     assert w.first_run == run and w.last_run == run and w.village_code == VILLAGES[1]
-    assert Finding.objects.filter(kind="quality").count() == 12  # the children without a phone
-    assert run.counts["findings"] == {"staged": 15, "new": 15, "still_open": 0, "resolved": 0}
+    # the children without a phone, and the programmes' finding
+    assert Finding.objects.filter(kind="quality").count() == 13
+    assert Finding.objects.filter(kind="quality", check_id="X-PROG").count() == 1
+    assert run.counts["findings"] == {"staged": 16, "new": 16, "still_open": 0, "resolved": 0}
+    assert set(run.counts["timings"]) >= {"compile", "snapshot", "evaluate", "store_findings"}
     assert (Path(run.results_path) / "households.parquet").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "eligibility.csv",

@@ -220,16 +220,16 @@ def run_checks(
         members = _members(area_code, as_of)
         con.register("members", members)
         con.register("registry_deaths", _registry_deaths(area_code))
-        con.execute(
+        deaths = con.sql(
             """
-            create temp view deaths as
             select id_number, event_date as died, 'feed' as source
             from feed_deaths where id_number is not null and event_date <= $as_of
             union all
             select id_number, null::date, 'registry' from registry_deaths
             """,
-            {"as_of": as_of},
-        )
+            params={"as_of": as_of},
+        ).to_arrow_table()
+        con.register("deaths", deaths)
         dead_enrolments = [r[0] for r in con.execute(
             "select distinct m.enrolment_id from members m join deaths d using (id_number)"
         ).fetchall()]
@@ -259,7 +259,8 @@ def run_checks(
         cat = catalogue()
         for check in wanted:
             spec = cat[check]
-            result = con.execute(spec["sql"], {"as_of": as_of})
+            params = {"as_of": as_of} if "$as_of" in spec["sql"] else None
+            result = con.execute(spec["sql"], params)
             names = [d[0] for d in result.description]
             for values in result.fetchall():
                 row = dict(zip(names, values, strict=True))

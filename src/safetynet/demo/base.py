@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import polars as pl
 import yaml
 
 DAYS_PER_YEAR = 365.2425
@@ -91,3 +92,64 @@ def random_days(rng: np.random.Generator, start: np.datetime64, end: np.datetime
     """Uniform dates in [start, end]."""
     span = int((end - start).astype(np.int64))
     return start + rng.integers(0, span + 1, size).astype("timedelta64[D]")
+
+
+class Cat:
+    """A text column kept as small label list plus integer codes until it is written.
+
+    Building millions of numpy unicode strings and handing them to polars is slow; gathering
+    from a short list of labels is not. An empty label becomes an empty (null) cell."""
+
+    def __init__(self, labels, codes: np.ndarray):
+        self.labels = np.asarray(labels, dtype=str)
+        self.codes = np.asarray(codes, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index) -> Cat:
+        return Cat(self.labels, self.codes[index])
+
+    @staticmethod
+    def of(values: np.ndarray) -> Cat:
+        """From a (short) array of strings."""
+        labels, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+        return Cat(labels, codes)
+
+    @staticmethod
+    def concat(parts: list[Cat]) -> Cat:
+        labels, codes, offset = [], [], 0
+        for part in parts:
+            labels.append(part.labels)
+            codes.append(part.codes + offset)
+            offset += len(part.labels)
+        return Cat(np.concatenate(labels), np.concatenate(codes))
+
+    def series(self, name: str = "") -> pl.Series:
+        labels = pl.Series(name, [s if s else None for s in self.labels.tolist()], dtype=pl.String)
+        return labels.gather(self.codes)
+
+
+def yes_no(mask: np.ndarray) -> Cat:
+    return Cat(["N", "Y"], np.asarray(mask, dtype=np.int64))
+
+
+def chars_series(points: np.ndarray, name: str = "") -> pl.Series:
+    """Text from an (n, k) matrix of Unicode code points (0 = no character; BMP only)."""
+    present = np.zeros(1 << 16, dtype=bool)
+    present[points.ravel()] = True
+    present[0] = True
+    vocab = np.flatnonzero(present)
+    index = np.zeros(1 << 16, dtype=np.int64)
+    index[vocab] = np.arange(len(vocab))
+    chars = pl.Series([chr(c) if c else "" for c in vocab.tolist()], dtype=pl.String)
+    idx = index[points]
+    parts = pl.DataFrame({f"c{k}": chars.gather(idx[:, k]) for k in range(points.shape[1])})
+    return parts.select(pl.concat_str(pl.all()).alias(name)).to_series()
+
+
+def numbered(prefix: str, n: int, width: int = 10) -> pl.Series:
+    """prefix0000000001, prefix0000000002 ..."""
+    return pl.select(
+        pl.concat_str(pl.lit(prefix), (pl.int_range(1, n + 1, dtype=pl.Int64)).cast(pl.String).str.zfill(width))
+    ).to_series()

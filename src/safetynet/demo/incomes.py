@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from .base import load_yaml, stream
-from .population import CHILD, PARENT, Population
+from .population import PARENT, TYPE_NAMES, Population
 
 MONEY_COLUMNS = [
     "wage",
@@ -62,7 +62,7 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
     rate = np.where(pop.employment == 2, wage_cal["migrant_median"], wage_cal["local_median"]) * np.exp(
         rng.normal(0, wage_cal["sigma"], P) + 0.18 * econ_p
     )
-    job_loss = employed & (pop.employment == 2) & (rng.random(P) < 0.04)
+    job_loss = employed & (pop.employment == 2) & (rng.random(P) < 0.03)
     labourers = active & (pop.labour <= 1) & (pop.age >= 16) & (pop.age <= 74)
     n_labour = _sum_by(hh, labourers.astype(float), H)
     elderly_only = _sum_by(hh, (active & (pop.age < 60)).astype(float), H) == 0
@@ -73,8 +73,10 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
     poor = pop.registered_poor
 
     # household traits that stay from year to year
-    farms = rng.random(H) < np.where(n_labour > 0, 0.8, 0.35)
-    farm_scale = np.exp(rng.normal(np.log(5500), 0.7, H) + 0.2 * econ_h) * np.sqrt(np.maximum(n_labour, 1))
+    # members who do not work for a wage farm (rice, navel oranges, tea, pigs, poultry)
+    n_farmers = _sum_by(hh, (labourers & (pop.employment == 0)).astype(float), H)
+    farms = rng.random(H) < np.where(n_labour > 0, 0.85, 0.35)
+    farm_scale = np.exp(rng.normal(np.log(4000), 0.6, H) + 0.2 * econ_h) * (1 + 2.5 * n_farmers)
     business = rng.random(H) < 0.04 * np.clip(1 + 0.5 * econ_h, 0.2, 2.5)
     business_scale = np.exp(rng.normal(np.log(60000), 0.6, H))
     rents = rng.random(H)
@@ -82,10 +84,18 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
     has_rent = rents < 0.45
     other_pension = active & (pop.age >= 60) & ~poor[hh] & (rng.random(P) < 0.03)
     other_pension_amount = np.exp(rng.normal(np.log(32000), 0.3, P))
-    support = np.where(
-        elderly_only & (rng.random(H) < 0.85),
-        np.exp(rng.normal(np.log(3500), 0.6, H)),
-        np.where(has_parent & (rng.random(H) < 0.2), np.exp(rng.normal(np.log(1500), 0.6, H)), 0.0),
+    # support from relatives outside the household: children of elderly couples, migrant
+    # parents of left-behind grandchildren
+    u = rng.random(H)
+    skipped = pop.hh_type == TYPE_NAMES.index("skipped_generation")
+    support = np.select(
+        [skipped & (u < 0.95), elderly_only & (u < 0.9), has_parent & (u < 0.2)],
+        [
+            np.exp(rng.normal(np.log(12000), 0.5, H)),
+            np.exp(rng.normal(np.log(10000), 0.5, H)),
+            np.exp(rng.normal(np.log(1500), 0.6, H)),
+        ],
+        0.0,
     )
     school_cost = {
         2: (400, 1200),
@@ -169,7 +179,6 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
             ).with_row_index("_h")
         )
     # a few households have no income record at all
-    without = stream(seed, "incomes.missing").random(H) < NO_INCOME_SHARE
-    keep = pl.Series(~without)
-    out = pl.concat(frames).filter(keep.gather(pl.col("_h")) if False else pl.col("_h").is_in(np.flatnonzero(~without)))
+    keep = pl.Series(stream(seed, "incomes.missing").random(H) >= NO_INCOME_SHARE)
+    out = pl.concat([f.filter(keep) for f in frames])
     return out.sort(["_h", "year"]).drop("_h")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import polars as pl
 
 from . import idnumbers
 from .areas import AreaTree
@@ -51,7 +52,7 @@ TYPE_NAMES = list(TYPES)
 @dataclass
 class Population:
     # households
-    household_id: np.ndarray
+    household_id: pl.Series  # village code + 5-digit number
     hh_village: np.ndarray
     hh_type: np.ndarray
     econ: np.ndarray  # standard-normal-ish economic factor (higher = better off)
@@ -383,7 +384,7 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
 
     # --- work ------------------------------------------------------------------------
     can_work = (age >= 16) & (age <= 64) & ~in_school & (labour <= 1) & (status != 2)
-    boost = np.clip(1 + 0.25 * pe, 0.4, 1.6)
+    boost = np.clip(1 + 0.15 * pe, 0.5, 1.5)
     p_mig = np.select(
         [(age <= 49) & male, age <= 49, (age <= 59) & male, age <= 59],
         [0.66, 0.48, 0.38, 0.2],
@@ -392,11 +393,11 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     u = rng.random(P)
     employment = np.zeros(P, dtype=np.int8)
     employment[can_work & (u < p_mig)] = 2
-    local = can_work & (employment == 0) & (rng.random(P) < 0.4 * np.where(age >= 60, 0.5, 1.0))
+    local = can_work & (employment == 0) & (rng.random(P) < 0.5 * np.where(age >= 60, 0.5, 1.0))
     employment[local] = 1
     work_months = np.zeros(P, dtype=np.int8)
     mig = employment == 2
-    work_months[mig] = 6 + pick(rng, [2, 3, 5, 10, 20, 30, 30], int(mig.sum()))
+    work_months[mig] = 6 + pick(rng, [1, 2, 4, 8, 18, 30, 37], int(mig.sum()))
     work_months[local] = 2 + pick(rng, [2, 3, 4, 5, 6, 7, 8, 9, 9, 8, 8], int(local.sum()))
 
     # --- ADL (daily-living items failed) --------------------------------------------------
@@ -462,9 +463,12 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
         married_in=np.concatenate([wives, np.zeros(len(out["male"]), dtype=bool)]),
     )
     # household numbers start at 1 within each village
-    household_id = np.strings.add(
-        tree.village_codes[hh_village], np.char.zfill((group_rank(hh_village) + 1).astype(str), 5)
-    )
+    household_id = pl.select(
+        pl.concat_str(
+            pl.Series(tree.village_codes).gather(hh_village),
+            pl.Series(group_rank(hh_village) + 1).cast(pl.String).str.zfill(5),
+        )
+    ).to_series()
     return Population(
         household_id=household_id,
         hh_village=hh_village,

@@ -289,7 +289,7 @@ def link(
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {name} AS "
                     "SELECT CAST(NULL AS BIGINT) rid, CAST(NULL AS BIGINT) pid, "
-                    "CAST(NULL AS DOUBLE) score WHERE false"
+                    "CAST(NULL AS DOUBLE) score, CAST(NULL AS DOUBLE) any_score WHERE false"
                 )
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE prob_input AS "

@@ -251,17 +251,17 @@ def train(
             [f"labels={n_labels} (< {MIN_LABELS}) or registry={registry.num_rows} too small"],
         )
     api = backend.fresh().api
-    left = api.register(backend.table(labelled_records), table_name=RECORDS)
-    right = api.register(backend.table(registry), table_name=REGISTRY)
+    left = api.register(backend.table(labelled_records), table_name=f"{RECORDS}_train")
+    right = api.register(backend.table(registry), table_name=f"{REGISTRY}_train")
     linker = Linker([left, right], base, log_level=None)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=U_MAX_PAIRS, seed=SEED, min_count_per_level=None, num_chunks=1
     )
     label_rows = pa.table(
         {
-            "source_dataset_l": pa.array([RECORDS] * n_labels, pa.string()),
+            "source_dataset_l": pa.array([f"{RECORDS}_train"] * n_labels, pa.string()),
             "uid_l": labels.column("uid_l"),
-            "source_dataset_r": pa.array([REGISTRY] * n_labels, pa.string()),
+            "source_dataset_r": pa.array([f"{REGISTRY}_train"] * n_labels, pa.string()),
             "uid_r": labels.column("uid_r"),
         }
     )

@@ -1,8 +1,8 @@
 """The monitoring procedure's parameters (POLICY §1), resolved by area and date.
 
 Every number of the procedure (identification_days, notice_days, elimination_min_months,
-income_line) comes from the policy parameter tables; this module is the only place that asks
-for them, so the case work never carries a number of its own.
+income_line) comes from the policy parameter catalogue; `parameter()` is the only place that
+asks for them, so the case work never carries a number of its own.
 """
 
 from __future__ import annotations
@@ -14,16 +14,24 @@ from safetynet.core.errors import SafetyNetError
 
 
 def parameter(name: str, area_code: str, as_of: dt.date):
-    """The value of policy parameter `name` for `area_code` as of `as_of`."""
+    """The value of policy parameter `name` for `area_code` as of `as_of`.
+
+    The most specific area code wins, then the latest effective date (POLICY §0).
+    """
+    from safetynet.policy.params import CatalogueError, default_parameters
+
     try:
-        from safetynet.policy.parameters import resolve
-    except ImportError as exc:  # the policy context is not installed
+        entry = default_parameters().resolve(name, area_code, as_of)
+    except CatalogueError as exc:
         raise SafetyNetError(
-            f"无法读取政策参数 {name}：参数模块不可用",
-            f"cannot read policy parameter {name}: the parameter module is unavailable",
+            f"无法读取政策参数 {name}：{exc}", f"cannot read policy parameter {name}: {exc}"
         ) from exc
-    value = resolve(name, area_code, as_of)
-    return getattr(value, "value", value)
+    if entry is None:
+        raise SafetyNetError(
+            f"政策参数 {name} 在 {area_code} 于 {as_of:%Y-%m-%d} 无有效值",
+            f"policy parameter {name} has no value for {area_code} as of {as_of.isoformat()}",
+        )
+    return entry.value
 
 
 def int_parameter(name: str, area_code: str, as_of: dt.date) -> int:

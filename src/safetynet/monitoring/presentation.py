@@ -53,6 +53,10 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+DATE_KEYS = {"deadline", "visit_date", "start", "end", "next_visit_on", "planned_on", "rectified_on"}
+MONEY_KEYS = {"net_income", "pc_net_income"}
+
+
 def head_of(household):
     return household.members.filter(relation="head").first()
 
@@ -81,6 +85,12 @@ class ActionLink:
 
 
 def _value(key: str, value) -> str:
+    from safetynet.web.templatetags.safetynet import cn_date, yuan
+
+    if key in DATE_KEYS and isinstance(value, str):
+        return cn_date(value)
+    if key in MONEY_KEYS:
+        return yuan(value)
     if isinstance(value, bool):
         return str(bilingual("是", "yes") if value else bilingual("否", "no"))
     if key == "source":
@@ -137,6 +147,19 @@ def suggested_risk_types(case) -> list[str]:
             if risk in known and risk not in seen:
                 seen.append(risk)
     return seen
+
+
+def suggested_category(case) -> str:
+    """The category the attached warnings named, when it fits the household."""
+    for link in case.case_findings.select_related("finding"):
+        category = link.finding.category
+        if category == "unstable" and case.household.registered_poor:
+            return category
+        if category in ("edge", "sudden") and not (
+            category == "edge" and case.household.registered_poor
+        ):
+            return category
+    return ""
 
 
 def notice_context(notice) -> dict:

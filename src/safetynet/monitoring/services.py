@@ -289,7 +289,7 @@ def _new_case(*, actor, household, source: str, clue_date: dt.date, note: str, d
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=audit.actor_label(actor),
         on_date=clue_date,
-        data=_json({"source": source, "note": note, "deadline": case.deadline, **data}),
+        data=_json({"source": source, "deadline": case.deadline, "note": note, **data}),
     )
     audit.record(
         actor=actor,
@@ -367,14 +367,14 @@ def warning_dispatch(
                     after={"finding": finding.pk, "rules": finding.rules},
                 )
             return existing, False
-        text = note.strip() or "、".join(finding.rules)
         case = _new_case(
             actor=actor,
             household=household,
             source="department_warning",
             clue_date=today,
-            note=text,
+            note=note.strip() or "、".join(finding.rules),
             data={
+                "note": note.strip(),
                 "finding": finding.pk,
                 "level": finding.level,
                 "category": finding.category,

@@ -274,7 +274,11 @@ def _initial(action: str, case, today) -> dict:
     elif action == "deliver_measure":
         initial.update(delivered_on=today)
     elif action == "decide":
-        initial.update(approve="yes", risk_types=presentation.suggested_risk_types(case))
+        initial.update(
+            approve="yes",
+            category=presentation.suggested_category(case),
+            risk_types=presentation.suggested_risk_types(case),
+        )
     elif action in ("review", "eliminate"):
         initial.update(approve="yes", method=case.elimination_method)
     return initial

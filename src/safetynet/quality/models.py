@@ -66,6 +66,14 @@ class Rectification(models.Model):
         return self.state
 
 
+EVENT_ACTIONS = {
+    "assign": ("分派", "assigned"),
+    "rectify": ("登记整改", "rectification recorded"),
+    "verify": ("筛查复核通过，销号", "verified by the screen"),
+    "reopen": ("筛查仍发现问题，重新打开", "reopened by the screen"),
+}
+
+
 class RectificationEvent(models.Model):
     """History of a rectification: assignment, the work recorded, the screen's verdicts."""
 
@@ -84,3 +92,7 @@ class RectificationEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def action_label(self) -> str:
+        zh, en = EVENT_ACTIONS.get(self.action, (self.action, self.action))
+        return bilingual(zh, en)

@@ -85,7 +85,7 @@ def assignable_users(user, finding) -> QuerySet:
     qs = User.objects.filter(is_active=True, role__in=WORKERS, area_id__in=prefixes)
     prefix = user.scope_code
     if prefix:
-        qs = qs.filter(area_id__startswith=prefix)
+        qs = qs.filter(area__code__startswith=prefix)
     return qs.order_by("role", "username")
 
 

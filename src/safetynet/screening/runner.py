@@ -24,6 +24,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,11 +56,21 @@ def stale_after() -> timedelta:
 
 
 class _Reporter:
-    """Records progress on the run row (for the web page) and passes it to the CLI."""
+    """Records progress on the run row (for the web page) and passes it to the CLI, and times
+    the steps of the run (kept in `counts["timings"]`, seconds)."""
 
     def __init__(self, run: ScreenRun, extra: Progress | None):
         self.run = run
         self.extra = extra
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.monotonic() - start, 3)
 
     def __call__(self, percent: int, note: str) -> None:
         now = timezone.now()
@@ -137,9 +148,10 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
     try:
         results, info = _evaluate(run, tmp, report)
         report(85, "写入结果 / writing results")
-        results.write(tmp / "results")
-        if out_dir is not None:
-            write_csvs(results, tmp / "csv")
+        with report.step("write_results"):
+            results.write(tmp / "results")
+            if out_dir is not None:
+                write_csvs(results, tmp / "csv")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -147,13 +159,15 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
         counts = dict(info["counts"])
         counts.update(results.counts())
         with transaction.atomic():
-            counts["findings"] = store.store_findings(
-                run_id=run.pk,
-                results=results,
-                area_codes=run.area_codes,
-                now=timezone.now(),
-            )
-            _attach_to_cases(run)
+            with report.step("store_findings"):
+                counts["findings"] = store.store_findings(
+                    run_id=run.pk,
+                    results=results,
+                    area_codes=run.area_codes,
+                    now=timezone.now(),
+                )
+                _attach_to_cases(run)
+            counts["timings"] = report.timings
             run.status = ScreenRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.duration_seconds = round(time.monotonic() - started, 3)
@@ -190,7 +204,8 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
 
 def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResults, dict]:
     report(2, "编译规则 / compiling the rule catalogue")
-    prepared = evaluation.prepare(engine=run.engine, as_of=run.as_of, area_codes=run.area_codes)
+    with report.step("compile"):
+        prepared = evaluation.prepare(engine=run.engine, as_of=run.as_of, area_codes=run.area_codes)
     run.catalogue_hash = prepared.catalogue_hash
     run.parameters = prepared.parameters
     batches = incremental.active_batches()
@@ -199,6 +214,7 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
     info: dict = {"counts": {}}
 
     base = None
+    base_results = None
     changed: set[str] | None = None
     if run.incremental:
         base, why_not = incremental_base(run, prepared)
@@ -208,15 +224,16 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
             report(5, f"改为全量运行 / full run instead: {why_not}")
         else:
             report(5, "查找变化的户 / finding changed households")
-            base_results = ScreenResults.read(Path(base.results_path))
-            changes = incremental.detect_changes(
-                since=base.started_at,
-                area_codes=run.area_codes,
-                base_batches=base.feed_batches,
-                batches_now=batches,
-                base_households=base_results.households,
-                monitored=monitored,
-            )
+            with report.step("changes"):
+                base_results = ScreenResults.read(Path(base.results_path))
+                changes = incremental.detect_changes(
+                    since=base.started_at,
+                    area_codes=run.area_codes,
+                    base_batches=base.feed_batches,
+                    batches_now=batches,
+                    base_households=base_results.households,
+                    monitored=monitored,
+                )
             changed = changes.households
             run.base_run = base
             info["counts"]["changed_households"] = len(changed)
@@ -232,25 +249,40 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
     )
 
     report(10, "导出户籍快照 / snapshot of the registry")
-    snap = snapshot.write_snapshot(
-        tmp / "input",
-        area_codes=run.area_codes,
-        household_ids=sorted(changed) if changed is not None else None,
-        monitored=monitored,
-        progress=lambda table: report(
-            {"households": 12, "persons": 20, "incomes": 35}[table],
-            f"导出 {table} / snapshot {table}",
-        ),
-    )
+    with report.step("snapshot"):
+        snap = snapshot.write_snapshot(
+            tmp / "input",
+            area_codes=run.area_codes,
+            household_ids=sorted(changed) if changed is not None else None,
+            monitored=monitored,
+            progress=lambda table: report(
+                {"households": 12, "persons": 20, "incomes": 35}[table],
+                f"导出 {table} / snapshot {table}",
+            ),
+        )
     info["counts"]["snapshot"] = snap.rows
 
     report(40, f"规则计算（{run.engine}）/ evaluating on {run.engine}")
-    if changed is not None and not changed:
-        evaluated = ScreenResults.from_tables()
-    else:
-        evaluated = prepared.evaluate(snap, work_dir=tmp / "work")
+    with report.step("evaluate"):
+        if changed is not None and not changed:
+            evaluated = ScreenResults.from_tables()
+        else:
+            evaluated = prepared.evaluate(snap, work_dir=tmp / "work")
     report(80, "合并结果 / merging results")
-    if base is not None:
+    with report.step("merge"):
+        results = _merge(run, evaluated, base_results, changed)
+    shutil.rmtree(tmp / "work", ignore_errors=True)
+    return results, info
+
+
+def _merge(
+    run: ScreenRun,
+    evaluated: ScreenResults,
+    base_results: ScreenResults | None,
+    changed: set[str] | None,
+) -> ScreenResults:
+    """Base results of unchanged households + the new evaluation + programme checks."""
+    if base_results is not None:
         ids = pa.array(sorted(changed), pa.string())
         kept = base_results.without_households(ids)
         # households deleted since the base run drop out
@@ -258,9 +290,7 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
         kept = kept.restricted_to(current)
         evaluated = ScreenResults.concat(kept, evaluated)
     checks = programme_checks(as_of=run.as_of, area_codes=run.area_codes)
-    results = ScreenResults.concat(evaluated, ScreenResults.from_tables(quality=checks)).sorted()
-    shutil.rmtree(tmp / "work", ignore_errors=True)
-    return results, info
+    return ScreenResults.concat(evaluated, ScreenResults.from_tables(quality=checks)).sorted()
 
 
 def _attach_to_cases(run: ScreenRun) -> None:

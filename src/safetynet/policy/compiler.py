@@ -1,0 +1,798 @@
+"""One compiler: catalogue + parameter binding + as-of date → SQL steps for a dialect.
+
+The plan is a chain of SELECTs over the input contract, one per *frame*:
+
+    h0_*   households, with the parameter area key; household features over input tables
+    p1_*   persons joined to their household; person features over feeds
+    h2_*   household aggregates over members (n, sums, any-of), household rules
+    p3_*   person rules that read household results (tekun, single person)
+    ...    (as many alternations as the dependencies need)
+
+Within a stage each level adds the columns whose inputs are ready. Aggregates over an input
+table become one GROUP BY (or ROW_NUMBER for `latest`) per table and key, joined once: no
+correlated subqueries, no per-row work outside SQL. Parameters are bound as literals; when
+areas differ, as `CASE` on the household's area key. Macros (AS_OF, ROUND_DIV ...) expand to
+portable SQL here, so both engines run the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from safetynet.core.errors import SafetyNetError
+
+from .build import HOUSEHOLD, PERSON, node_dependencies
+from .catalogue import Catalogue, InputTable, Node
+from .params import ParameterBinding, area_length
+
+SQL_TYPES = {
+    "text": "VARCHAR",
+    "int": "BIGINT",
+    "bool": "BOOLEAN",
+    "money": "DECIMAL(18, 2)",
+    "decimal": "DECIMAL(18, 4)",
+    "date": "DATE",
+}
+STEP_PREFIX = "sn_"
+
+
+class CompileError(SafetyNetError):
+    code = "compile"
+
+    def __init__(self, zh: str, en: str, *, step: str | None = None, sql: str | None = None, **kw):
+        super().__init__(zh, en, step=step, sql=sql, **kw)
+        self.step = step
+        self.sql = sql
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """D − n calendar months, clamping the day to the end of the target month."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
+
+
+@dataclass
+class Step:
+    name: str
+    sql: str
+    materialize: bool = False
+
+
+@dataclass
+class Plan:
+    """Compiled SQL for one dialect, one as-of date and one parameter binding."""
+
+    dialect: str
+    as_of: dt.date
+    binding: ParameterBinding
+    steps: list[Step]
+    outputs: dict[str, str]
+    schemas: dict[str, list[tuple[str, str]]]
+    inputs: dict[str, InputTable]
+    final_frames: dict[str, str] = field(default_factory=dict)
+
+    def script(self) -> str:
+        parts = [f"-- {s.name}\n{s.sql};" for s in self.steps]
+        parts += [f"-- output {k}\n{v};" for k, v in self.outputs.items()]
+        return "\n\n".join(parts)
+
+
+def _literal(value: Any) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, Decimal):
+        return exp.Literal.number(format(value, "f"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise TypeError(f"cannot render {value!r} as a literal")
+
+
+_TYPES: dict[str, exp.DataType] = {}
+
+
+def _cast(e: exp.Expression, sql_type: str) -> exp.Expression:
+    if sql_type not in _TYPES:
+        _TYPES[sql_type] = exp.DataType.build(sql_type)
+    return exp.Cast(this=e, to=_TYPES[sql_type].copy())
+
+
+def _table(name: str) -> exp.Table:
+    return exp.Table(this=exp.to_identifier(name))
+
+
+def _alias(e: exp.Expression, name: str | exp.Identifier, *, table: bool = False) -> exp.Expression:
+    ident = name if isinstance(name, exp.Identifier) else exp.to_identifier(name)
+    if table:
+        return exp.alias_(e, ident, table=True, copy=False)
+    return exp.Alias(this=e, alias=ident)
+
+
+def _date_literal(day: dt.date) -> exp.Expression:
+    return _cast(exp.Literal.string(day.isoformat()), "DATE")
+
+
+@dataclass
+class _Frame:
+    name: str
+    grain: str
+    stage: int
+    level: int
+    select: exp.Select
+    columns: set[str]
+
+
+class _Compiler:
+    def __init__(self, catalogue: Catalogue, binding: ParameterBinding, dialect: str, isolate: bool = False):
+        self.cat = catalogue
+        self.binding = binding
+        self.dialect = dialect
+        self.as_of = binding.as_of
+        self.nodes = catalogue.nodes
+        self.steps: list[tuple[str, exp.Expression]] = []
+        self.stage: dict[str, int] = {}
+        self.level: dict[str, int] = {}
+        self.current_node: str | None = None
+        self.agg_count = 0
+        self.materialized: set[str] = set()
+        self.isolate = isolate
+        self.param_values_cache: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ rendering
+
+    def param_values(self, component: str) -> dict[str, Any]:
+        if component not in self.param_values_cache:
+            self.param_values_cache[component] = self.binding.values(component, self.cat.params)
+        return self.param_values_cache[component]
+
+    def _varies(self, component: str) -> bool:
+        values = list(self.param_values(component).values())
+        return any(v != values[0] for v in values[1:])
+
+    def _by_value(self, component: str) -> list[tuple[Any, list[str]]]:
+        groups: dict[Any, list[str]] = {}
+        for key, value in self.param_values(component).items():
+            groups.setdefault(value, []).append(key)
+        return list(groups.items())
+
+    def _area_case(self, component: str, area: exp.Expression | None,
+                   render_value: Callable[[Any], exp.Expression]) -> exp.Expression:
+        if not self._varies(component):
+            values = list(self.param_values(component).values())
+            return render_value(values[0] if values else None)
+        if area is None:
+            raise CompileError(
+                f"参数 {component} 因地区而异，不能用于按县或全表的聚合（{self.current_node}）",
+                f"parameter {component} varies by area and cannot be used in a county or table-wide "
+                f"aggregate ({self.current_node})",
+                step=self.current_node,
+            )
+        ifs = []
+        for value, keys in self._by_value(component):
+            cond = exp.In(this=area.copy(), expressions=[exp.Literal.string(k) for k in sorted(keys)])
+            ifs.append(exp.If(this=cond, true=render_value(value)))
+        return exp.Paren(this=exp.Case(ifs=ifs))
+
+    def render(self, expression: exp.Expression, alias: Callable[[str], str | None],
+               area: exp.Expression | None) -> exp.Expression:
+        """Qualify columns, bind parameters and expand macros."""
+
+        def fn(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column):
+                parts = [p.name for p in node.parts]
+                if len(parts) == 1:
+                    name = parts[0].lower()
+                    table = alias(name)
+                    return exp.column(name, table=table) if table else exp.column(name)
+                component = ".".join(parts)
+                return self._area_case(component, area, _literal)
+            if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):
+                component = ".".join(p.name for p in node.args["field"].parts)
+                subject = node.this
+
+                def in_list(values):
+                    if values is None:
+                        return exp.Null()
+                    return exp.Paren(this=exp.In(
+                        this=self.render(subject, alias, area),
+                        expressions=[_literal(v) for v in values],
+                    ))
+
+                return self._area_case(component, area, in_list)
+            if isinstance(node, exp.Anonymous):
+                args = [self.render(a, alias, area) for a in node.expressions]
+                return self.macro(str(node.this).upper(), args)
+            return node
+
+        return expression.copy().transform(fn)
+
+    def macro(self, name: str, args: list[exp.Expression]) -> exp.Expression:
+        if name == "AS_OF":
+            return _date_literal(self.as_of)
+        if name == "AS_OF_YEAR":
+            return exp.Literal.number(self.as_of.year)
+        if name == "AS_OF_YMD":
+            return exp.Literal.number(self.as_of.year * 10000 + self.as_of.month * 100 + self.as_of.day)
+        if name == "AS_OF_MINUS_MONTHS":
+            return _date_literal(months_before(self.as_of, int(args[0].this)))
+        if name == "YMD":
+            d = args[0]
+            return exp.Paren(this=exp.Add(
+                this=exp.Add(
+                    this=exp.Mul(this=exp.Year(this=d.copy()), expression=exp.Literal.number(10000)),
+                    expression=exp.Mul(this=exp.Month(this=d.copy()), expression=exp.Literal.number(100)),
+                ),
+                expression=exp.Day(this=d.copy()),
+            ))
+        if name == "INT_DIV":
+            return exp.Paren(this=exp.IntDiv(this=exp.Paren(this=args[0]),
+                                             expression=exp.Paren(this=args[1])))
+        if name == "ROUND_DIV":
+            return self.round_div(args[0], args[1], int(args[2].this))
+        raise CompileError(f"未知宏 {name}", f"unknown macro {name}", step=self.current_node)
+
+    @staticmethod
+    def round_div(a: exp.Expression, b: exp.Expression, places: int) -> exp.Expression:
+        """Exact a / b rounded half up (away from zero) to `places`, in integer arithmetic.
+
+        a is scaled to millionths (exact for up to 6 decimal places), b is a positive integer.
+        With A = a × 10^6, N = |A| × 10^k, D = b × 10^6: result = sign(A) × ⌊(2N + D) / 2D⌋ / 10^k.
+        Both engines do the same BIGINT operations, so they agree to the last digit.
+        """
+        scale = 1_000_000
+        big_a = _cast(
+            exp.Round(this=exp.Mul(this=_cast(exp.Paren(this=a), "DECIMAL(38, 6)"),
+                                   expression=exp.Literal.number(scale)),
+                      decimals=exp.Literal.number(0)),
+            "BIGINT",
+        )
+        big_b = _cast(exp.Paren(this=b), "BIGINT")
+        numerator = exp.Add(
+            this=exp.Mul(this=exp.Mul(this=exp.Literal.number(2), expression=exp.Abs(this=big_a.copy())),
+                         expression=exp.Literal.number(10 ** places)),
+            expression=exp.Mul(this=big_b.copy(), expression=exp.Literal.number(scale)),
+        )
+        denominator = exp.Mul(this=exp.Mul(this=exp.Literal.number(2), expression=big_b.copy()),
+                              expression=exp.Literal.number(scale))
+        quotient = exp.Paren(this=exp.IntDiv(this=exp.Paren(this=numerator),
+                                             expression=exp.Paren(this=denominator)))
+        signed = exp.Case(
+            ifs=[exp.If(this=exp.LT(this=big_a.copy(), expression=exp.Literal.number(0)),
+                        true=exp.Neg(this=quotient.copy()))],
+            default=quotient,
+        )
+        if places > 0:
+            signed = _cast(
+                exp.Mul(this=_cast(signed, "DECIMAL(36, 0)"),
+                        expression=exp.Literal.number("0." + "0" * (places - 1) + "1")),
+                f"DECIMAL(38, {places})",
+            )
+        return exp.Paren(this=exp.Case(
+            ifs=[exp.If(this=exp.GT(this=big_b.copy(), expression=exp.Literal.number(0)), true=signed)]
+        ))
+
+    # ------------------------------------------------------------------ planning
+
+    @staticmethod
+    def _next_stage(grain: str, after: int) -> int:
+        s = after + 1
+        while (s % 2 == 0) != (grain == HOUSEHOLD):
+            s += 1
+        return s
+
+    def assign(self) -> None:
+        for name in self.cat.order:
+            node = self.nodes[name]
+            if node.origin in ("input", "builtin"):
+                self.stage[name] = 0 if node.grain == HOUSEHOLD else 1
+                self.level[name] = 0
+                continue
+            deps = node_dependencies(node)
+            if node.agg is not None and node.agg.source == "members":
+                s = 2
+                for d in deps:
+                    s = max(s, self._next_stage(HOUSEHOLD, self.stage[d]))
+                self.stage[name] = s
+                self.level[name] = 0
+                continue
+            s = 0 if node.grain == HOUSEHOLD else 1
+            for d in deps:
+                dn = self.nodes[d]
+                if dn.grain == node.grain:
+                    s = max(s, self.stage[d])
+                else:
+                    s = max(s, self._next_stage(node.grain, self.stage[d]))
+            level = 1
+            for d in deps:
+                if self.nodes[d].grain == node.grain and self.stage[d] == s:
+                    level = max(level, self.level[d] + 1)
+            self.stage[name] = s
+            self.level[name] = level
+
+    def _uses(self, computed: list[str]) -> dict[str, int]:
+        """For every name, the last stage that reads it (outputs count as the end)."""
+        end = 10**6
+        uses: dict[str, int] = {}
+        for n in computed:
+            for d in node_dependencies(self.nodes[n]):
+                uses[d] = max(uses.get(d, -1), self.stage[n])
+        for rel in ("households", "persons"):
+            for node_name, _ in self.cat.outputs[rel].values():
+                uses[node_name] = end
+        for grain in (HOUSEHOLD, PERSON):
+            for n in self._value_columns(grain):
+                uses[n] = end
+        for rule in self.cat.rules.values():
+            if rule.active and rule.kind == "quality":
+                uses[rule.node] = end
+                for cond, _ in rule.messages:
+                    if cond is not None:
+                        for c in cond.columns:
+                            uses[c] = end
+        return uses
+
+    # ------------------------------------------------------------------ building
+
+    def add_step(self, name: str, select: exp.Expression) -> str:
+        full = STEP_PREFIX + name
+        self.steps.append((full, select))
+        return full
+
+    def compile(self) -> Plan:
+        self.assign()
+        computed = [n for n in self.cat.order if self.nodes[n].origin not in ("input", "builtin")]
+        max_stage = max([self.stage[n] for n in computed] + [1])
+        last: dict[str, _Frame | None] = {HOUSEHOLD: None, PERSON: None}
+        person_inputs = set(self.cat.inputs["persons"].all_columns())
+        household_inputs = set(self.cat.inputs["households"].all_columns())
+        if self.binding.mode == "column":
+            household_inputs.discard("param_key")
+            household_inputs.add("param_key")
+        base_frames: dict[str, _Frame] = {}
+
+        uses = self._uses(computed)
+        keys = {"household_id", "id_number", "area_key", "county_code"}
+        for s in range(max_stage + 1):
+            grain = HOUSEHOLD if s % 2 == 0 else PERSON
+            in_stage = [n for n in computed if self.stage[n] == s]
+            if s > 1 and not in_stage:
+                continue
+            levels = sorted({self.level[n] for n in in_stage} | {0})
+            for lvl in range(0, max(levels) + 1):
+                here = [n for n in in_stage if self.level[n] == lvl]
+                self.current_node = f"{grain}:{s}:{lvl}"
+                prefix = "h" if grain == HOUSEHOLD else "p"
+                name = f"{prefix}{s}_{lvl}"
+                if lvl == 0:
+                    frame = self._base_frame(name, grain, s, here, last, person_inputs, household_inputs)
+                    if s <= 1:
+                        base_frames[grain] = frame
+                else:
+                    if not here:
+                        continue
+                    frame = self._level_frame(name, grain, s, lvl, here, last[grain], base_frames)
+                frame.name = self.add_step(name, frame.select)
+                last[grain] = frame
+            # Materialise the stage's result with only the columns used later: later stages read
+            # it twice (cross-grain join and aggregation), and views would re-expand every time.
+            frame = last[grain]
+            keep = sorted(c for c in frame.columns if c in keys or uses.get(c, -1) > s)
+            select = exp.select(*[exp.column(c, table="t") for c in keep]).from_(
+                _alias(_table(frame.name), "t", table=True), copy=False)
+            name = self.add_step(f"{'h' if grain == HOUSEHOLD else 'p'}{s}", select)
+            self.materialized.add(name)
+            last[grain] = _Frame(name, grain, s, 99, select, set(keep))
+
+        hh, pp = last[HOUSEHOLD], last[PERSON]
+        assert hh is not None and pp is not None
+        outputs, schemas = self._outputs(hh, pp)
+        rendered_steps = []
+        for name, select in self.steps:
+            rendered_steps.append(Step(name=name, sql=self._sql(select, name),
+                                       materialize=name in self.materialized))
+        rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
+        return Plan(dialect=self.dialect, as_of=self.as_of, binding=self.binding, steps=rendered_steps,
+                    outputs=rendered_outputs, schemas=schemas, inputs=self.cat.inputs,
+                    final_frames={HOUSEHOLD: hh.name, PERSON: pp.name})
+
+    def _sql(self, expression: exp.Expression, step: str) -> str:
+        try:
+            return expression.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE, pretty=True)
+        except SqlglotError as exc:
+            raise CompileError(f"无法生成 {self.dialect} SQL：{exc}", f"cannot generate {self.dialect} SQL: {exc}",
+                               step=step, sql=expression.sql()) from exc
+
+    def _area_key_expr(self) -> exp.Expression:
+        if self.binding.mode == "column":
+            return exp.column("param_key", table="t")
+        keys = [k for k in self.binding.keys if k != "CN"]
+        by_len: dict[int, list[str]] = {}
+        for k in keys:
+            by_len.setdefault(area_length(k), []).append(k)
+        ifs = []
+        for length in sorted(by_len, reverse=True):
+            sub = exp.Substring(this=exp.column("village_code", table="t"),
+                                start=exp.Literal.number(1), length=exp.Literal.number(length))
+            cond = exp.In(this=sub, expressions=[exp.Literal.string(k) for k in sorted(by_len[length])])
+            ifs.append(exp.If(this=cond, true=sub.copy()))
+        default = exp.Literal.string("CN")
+        return exp.Case(ifs=ifs, default=default) if ifs else default
+
+    def _base_frame(self, name, grain, s, here, last, person_inputs, household_inputs) -> _Frame:
+        t = exp.to_identifier("t")
+        if s == 0:
+            select = exp.select(
+                exp.Column(this=exp.Star(), table=t),
+                _alias(self._area_key_expr(), "area_key"),
+                _alias(exp.Substring(this=exp.column("village_code", table="t"),
+                                         start=exp.Literal.number(1), length=exp.Literal.number(6)),
+                           "county_code"),
+            ).from_(_alias(_table("households"), "t", table=True), copy=False)
+            cols = set(household_inputs) | {"area_key", "county_code"}
+            return _Frame(name, grain, s, 0, select, cols)
+        if grain == PERSON:
+            hh = last[HOUSEHOLD]
+            prev = last[PERSON]
+            imports = set()
+            for n in [x for x in self.cat.order if self.stage.get(x) == s and self.nodes[x].grain == PERSON]:
+                if self.nodes[n].origin in ("input", "builtin"):
+                    continue
+                for d in node_dependencies(self.nodes[n]):
+                    if self.nodes[d].grain == HOUSEHOLD:
+                        imports.add(d)
+            have = prev.columns if prev is not None else set(person_inputs)
+            imports = sorted(i for i in imports if i not in have and i not in person_inputs)
+            if s == 1:
+                imports = sorted(set(imports) | {"area_key"})
+                source = _alias(_table("persons"), "t", table=True)
+                join_kind = "inner"
+            else:
+                source = _alias(_table(prev.name), "t", table=True)
+                join_kind = "left"
+            select = exp.select(
+                exp.Column(this=exp.Star(), table=t),
+                *[exp.column(c, table="h") for c in imports],
+            ).from_(source, copy=False).join(
+                _alias(_table(hh.name), "h", table=True),
+                on=exp.EQ(this=exp.column("household_id", table="t"),
+                          expression=exp.column("household_id", table="h")),
+                join_type=join_kind, copy=False)
+            base_cols = set(person_inputs) if s == 1 else set(prev.columns)
+            return _Frame(name, grain, s, 0, select, base_cols | set(imports))
+        # household stage ≥ 2: aggregates over the members
+        prev_h = last[HOUSEHOLD]
+        persons = last[PERSON]
+        aggs = [n for n in here if self.nodes[n].agg is not None]
+        m_alias = lambda _n: "m"  # noqa: E731
+        agg_select = exp.select(_alias(exp.column("household_id", table="m"), "household_id"))
+        outer = []
+        for n in aggs:
+            node = self.nodes[n]
+            self.current_node = n
+            agg_expr, outer_expr = self._aggregate(node, m_alias, exp.column("area_key", table="m"), "a")
+            agg_select = agg_select.select(_alias(agg_expr, n), append=True, copy=False)
+            outer.append(_alias(outer_expr, n))
+        agg_select = agg_select.from_(_alias(_table(persons.name), "m", table=True), copy=False).group_by(
+            exp.column("household_id", table="m"), copy=False)
+        agg_name = self.add_step(f"members_{s}", agg_select)
+        select = exp.select(exp.Column(this=exp.Star(), table=t), *outer).from_(
+            _alias(_table(prev_h.name), "t", table=True), copy=False).join(
+            _alias(_table(agg_name), "a", table=True),
+            on=exp.EQ(this=exp.column("household_id", table="t"), expression=exp.column("household_id", table="a")),
+            join_type="left", copy=False)
+        return _Frame(name, grain, s, 0, select, set(prev_h.columns) | set(aggs))
+
+    def _aggregate(self, node: Node, alias, area, outer_alias: str) -> tuple[exp.Expression, exp.Expression]:
+        """The aggregate over source rows and the expression that reads it after the join."""
+        agg = node.agg
+        assert agg is not None
+        of = self.render(agg.of.expr, alias, area) if agg.of is not None else None
+        where = self.render(agg.where.expr, alias, area) if agg.where is not None else None
+        ref = exp.column(node.name, table=outer_alias)
+        one, zero = exp.Literal.number(1), exp.Literal.number(0)
+        if agg.fn == "count":
+            inner = exp.Case(ifs=[exp.If(this=where, true=one)]) if where is not None else one
+            return exp.Count(this=inner), exp.Coalesce(this=ref, expressions=[zero])
+        if agg.fn == "any":
+            cond = exp.And(this=exp.Paren(this=where), expression=exp.Paren(this=of)) if where is not None else of
+            inner = exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero)
+            return exp.Max(this=inner), exp.EQ(this=exp.Coalesce(this=ref, expressions=[zero.copy()]),
+                                              expression=one.copy())
+        value = exp.Case(ifs=[exp.If(this=where, true=of)]) if where is not None else of
+        if agg.fn == "sum":
+            return exp.Sum(this=value), exp.Coalesce(this=ref, expressions=[zero])
+        if agg.fn == "min":
+            return exp.Min(this=value), ref
+        if agg.fn == "max":
+            return exp.Max(this=value), ref
+        raise CompileError(f"不支持的聚合 {agg.fn}", f"unsupported aggregate {agg.fn}", step=node.name)
+
+    def _level_frame(self, name, grain, s, lvl, here, prev: _Frame, base_frames) -> _Frame:
+        t_alias = lambda _n: "t"  # noqa: E731
+        area = exp.column("area_key", table="t")
+        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
+            _alias(_table(prev.name), "t", table=True), copy=False)
+        new_cols = []
+        # expression nodes
+        for n in here:
+            node = self.nodes[n]
+            if node.agg is not None:
+                continue
+            self.current_node = n
+            source = node.built if node.built is not None else node.expr.expr
+            rendered = self.render(source, t_alias, area)
+            if node.type == "bool":
+                rendered = exp.Coalesce(this=rendered, expressions=[exp.false()])
+            select = select.select(_alias(rendered, n), append=True, copy=False)
+            new_cols.append(n)
+        # table aggregates, grouped into one subquery per table and key
+        groups: dict[tuple, list[str]] = {}
+        for n in here:
+            node = self.nodes[n]
+            if node.agg is None:
+                continue
+            agg = node.agg
+            match = agg.key_match.text if agg.key_match is not None else None
+            if agg.fn == "latest":
+                gkey = ("latest", agg.group, agg.source, agg.key, agg.key_column, match)
+            else:
+                gkey = ("agg", agg.source, agg.key, agg.key_column, match)
+            groups.setdefault(gkey, []).append(n)
+        for i, (gkey, members) in enumerate(groups.items()):
+            a = f"a{i}"
+            cte, join_on = self._table_agg(gkey, members, grain, base_frames, a)
+            cte_name = self.add_step(f"agg_{self.agg_count}", cte)
+            self.agg_count += 1
+            target = _alias(_table(cte_name), a, table=True)
+            if join_on is None:
+                select = select.join(target, join_type="cross", copy=False)
+            else:
+                select = select.join(target, on=join_on, join_type="left", copy=False)
+            for n in members:
+                node = self.nodes[n]
+                ref = exp.column(n, table=a)
+                if node.agg.fn in ("count", "sum"):
+                    expr_ = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
+                elif node.agg.fn == "any":
+                    expr_ = exp.EQ(this=exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)]),
+                                   expression=exp.Literal.number(1))
+                else:
+                    expr_ = ref
+                select = select.select(_alias(expr_, n), append=True, copy=False)
+                new_cols.append(n)
+        return _Frame(name, grain, s, lvl, select, set(prev.columns) | set(new_cols))
+
+    def _table_agg(self, gkey, members: list[str], grain: str, base_frames, a: str):
+        """One subquery aggregating an input table for a group of nodes, and its join condition.
+
+        Keys are pairs (expression over the table `f`, expression over the frame `t`). In
+        isolated mode (batched scenarios) every table that has household_id is also keyed by
+        it, so scenarios that share ID numbers or counties never see each other's records.
+        """
+        first = self.nodes[members[0]].agg
+        table = first.source
+        key = first.key
+        columns = self.cat.inputs[table].all_columns()
+        f_alias = lambda _n: "f"  # noqa: E731
+        needs_area = any(self._varies(p) for n in members for p in self.nodes[n].param_refs())
+        from_: exp.Expression = _alias(_table(table), "f", table=True)
+        joins: list[tuple[exp.Expression, exp.Expression, str]] = []
+        pairs: list[tuple[exp.Expression, exp.Expression]] = []
+        isolate = self.isolate and "household_id" in columns
+        area = None
+        if key == "default":
+            key_col = "id_number" if grain == PERSON else "household_id"
+            if isolate and key_col != "household_id":
+                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+            pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
+            if needs_area:
+                base = base_frames[grain]
+                map_keys = [c for c in ("household_id", key_col) if isolate or c == key_col]
+                map_keys = list(dict.fromkeys(map_keys))
+                area_map = exp.select(
+                    *[exp.column(c) for c in map_keys],
+                    _alias(exp.Min(this=exp.column("area_key")), "area_key"),
+                ).from_(_table(base.name), copy=False).group_by(*[exp.column(c) for c in map_keys], copy=False)
+                cond = None
+                for c in map_keys:
+                    eq = exp.EQ(this=exp.column(c, table="f"), expression=exp.column(c, table="ak"))
+                    cond = eq if cond is None else exp.And(this=cond, expression=eq)
+                joins.append((_alias(exp.Subquery(this=area_map), "ak", table=True), cond, "left"))
+                area = exp.column("area_key", table="ak")
+        elif key == "county":
+            if isolate:
+                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+            else:
+                joins.append((_alias(_table("households"), "hh", table=True),
+                              exp.EQ(this=exp.column("household_id", table="f"),
+                                     expression=exp.column("household_id", table="hh")), "inner"))
+                pairs.append((exp.Substring(this=exp.column("village_code", table="hh"),
+                                            start=exp.Literal.number(1), length=exp.Literal.number(6)),
+                              exp.column("county_code", table="t")))
+        else:
+            if isolate:
+                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+            if key == "match":
+                pairs.append((exp.column(first.key_column, table="f"),
+                              self.render(first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t"))))
+        key_names = [f"k{i}" for i in range(len(pairs))]
+        if first.fn == "latest":
+            inner = exp.select(*[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)])
+            for n in members:
+                node = self.nodes[n]
+                self.current_node = n
+                inner = inner.select(_alias(self.render(node.agg.of.expr, f_alias, area), n), append=True, copy=False)
+            order = [exp.Ordered(this=exp.column(c, table="f"), desc=True, nulls_first=False)
+                     for c in first.order_by]
+            window = exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[fe.copy() for fe, _ in pairs] or None,
+                order=exp.Order(expressions=order),
+            )
+            inner = inner.select(_alias(window, "rn"), append=True, copy=False).from_(from_, copy=False)
+            for target, on, kind in joins:
+                inner = inner.join(target, on=on, join_type=kind, copy=False)
+            if first.where is not None:
+                inner = inner.where(self.render(first.where.expr, f_alias, area), copy=False)
+            cols = [exp.column(kn, table="x") for kn in key_names] + [exp.column(n, table="x") for n in members]
+            cte = exp.select(*cols).from_(_alias(exp.Subquery(this=inner), "x", table=True), copy=False).where(
+                exp.EQ(this=exp.column("rn", table="x"), expression=exp.Literal.number(first.rank)), copy=False)
+        else:
+            cte = exp.select(*[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)])
+            for n in members:
+                node = self.nodes[n]
+                self.current_node = n
+                agg_expr, _ = self._aggregate(node, f_alias, area, a)
+                cte = cte.select(_alias(agg_expr, n), append=True, copy=False)
+            cte = cte.from_(from_, copy=False)
+            for target, on, kind in joins:
+                cte = cte.join(target, on=on, join_type=kind, copy=False)
+            if pairs:
+                cte = cte.group_by(*[fe.copy() for fe, _ in pairs], copy=False)
+        join_on = None
+        for (_, te), kn in zip(pairs, key_names, strict=True):
+            eq = exp.EQ(this=te, expression=exp.column(kn, table=a))
+            join_on = eq if join_on is None else exp.And(this=join_on, expression=eq)
+        return cte, join_on
+
+    # ------------------------------------------------------------------ outputs
+
+    def _value_columns(self, grain: str) -> list[str]:
+        names: list[str] = []
+        for rule in self.cat.rules.values():
+            if not rule.active or rule.grain != grain or rule.kind == "quality":
+                continue
+            names.append(rule.node)
+            for ph in sorted(rule.placeholders() | {r.partition("=")[0] for r in rule.explain_requires}):
+                if ph in self.nodes:
+                    names.append(ph)
+        seen, out = set(), []
+        for n in names:
+            if n not in seen:
+                seen.add(n)
+                out.append(n)
+        return out
+
+    def _outputs(self, hh: _Frame, pp: _Frame):
+        outputs: dict[str, exp.Expression] = {}
+        schemas: dict[str, list[tuple[str, str]]] = {}
+
+        def person_alias(name: str) -> str:
+            if name in pp.columns:
+                return "t"
+            return "h"
+
+        for rel, frame, alias in (("households", hh, lambda _n: "t"), ("persons", pp, person_alias)):
+            grain = HOUSEHOLD if rel == "households" else PERSON
+            spec = dict(self.cat.outputs[rel])
+            for n in self._value_columns(grain):
+                if n not in spec:
+                    spec[n] = (n, self.nodes[n].type)
+            cols, schema = [], []
+            for out, (node_name, typ) in spec.items():
+                ref = exp.column(node_name, table=alias(node_name))
+                cols.append(_alias(_cast(ref, SQL_TYPES[typ]), out))
+                schema.append((out, typ))
+            select = exp.select(*cols).from_(_alias(_table(frame.name), "t", table=True), copy=False)
+            if rel == "persons":
+                select = select.join(
+                    _alias(_table(hh.name), "h", table=True),
+                    on=exp.EQ(this=exp.column("household_id", table="t"),
+                              expression=exp.column("household_id", table="h")),
+                    join_type="left", copy=False)
+                select = select.order_by(exp.column("household_id", table="t"), exp.column("id_number", table="t"), copy=False)
+            else:
+                select = select.order_by(exp.column("household_id", table="t"), copy=False)
+            outputs[rel] = select
+            schemas[rel] = schema
+        outputs["quality"], schemas["quality"] = self._quality(hh, pp, person_alias)
+        return outputs, schemas
+
+    def _quality(self, hh: _Frame, pp: _Frame, person_alias):
+        parts = []
+        check_id = exp.to_identifier("check", quoted=True)
+        for rule in self.cat.rules.values():
+            if not rule.active or rule.kind != "quality":
+                continue
+            self.current_node = rule.id
+            person = rule.grain == PERSON
+            alias = person_alias if person else (lambda _n: "t")
+            area = exp.column("area_key", table=alias("area_key"))
+            ifs = []
+            default = None
+            for cond, text in rule.messages:
+                message = exp.Literal.string(f"{text.zh} / {text.en}")
+                if cond is None:
+                    default = message
+                else:
+                    ifs.append(exp.If(this=self.render(cond.expr, alias, area), true=message))
+            message_expr = exp.Case(ifs=ifs, default=default) if ifs else default
+            id_expr = exp.column("id_number", table="t") if person else exp.Null()
+            select = exp.select(
+                _alias(exp.Literal.string(rule.check), check_id),
+                _alias(_cast(exp.column("household_id", table="t"), "VARCHAR"), "household_id"),
+                _alias(_cast(id_expr, "VARCHAR"), "id_number"),
+                _alias(_cast(message_expr, "VARCHAR"), "message"),
+                _alias(exp.Literal.string(rule.severity or ""), "severity"),
+                _alias(exp.Literal.string(rule.owner or ""), "owner"),
+                _alias(exp.Literal.string(rule.id), "rule"),
+            ).from_(_alias(_table(pp.name if person else hh.name), "t", table=True), copy=False)
+            if person:
+                select = select.join(
+                    _alias(_table(hh.name), "h", table=True),
+                    on=exp.EQ(this=exp.column("household_id", table="t"),
+                              expression=exp.column("household_id", table="h")),
+                    join_type="left", copy=False)
+            select = select.where(exp.column(rule.node, table=alias(rule.node)), copy=False)
+            parts.append(select)
+        schema = [("check", "text"), ("household_id", "text"), ("id_number", "text"), ("message", "text"),
+                  ("severity", "text"), ("owner", "text"), ("rule", "text")]
+        if not parts:
+            empty = exp.select(*[_alias(_cast(exp.Null(), "VARCHAR"), c if c != "check" else check_id)
+                                 for c, _ in schema]).where(exp.false(), copy=False)
+            return empty, schema
+        union = parts[0]
+        for p in parts[1:]:
+            union = exp.union(union, p, distinct=False)
+        q = exp.select(exp.Star()).from_(_alias(exp.Subquery(this=union), "q", table=True), copy=False).order_by(
+            exp.column(check_id.copy(), table="q"), exp.column("household_id", table="q"),
+            exp.column("id_number", table="q"), exp.column("rule", table="q"), copy=False)
+        return q, schema
+
+
+_PLAN_CACHE: dict[tuple, Plan] = {}
+_PLAN_CACHE_SIZE = 64
+
+
+def compile_plan(catalogue: Catalogue, binding: ParameterBinding, *, dialect: str = "duckdb",
+                 isolate: bool = False, cache: bool = True) -> Plan:
+    """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
+
+    `isolate=True` keys every department-record aggregate by household too: used when many
+    scenarios (each one household, possibly sharing ID numbers) are evaluated in one run.
+    """
+    if dialect not in ("duckdb", "spark"):
+        raise CompileError(f"不支持的方言 {dialect}", f"unsupported dialect {dialect}")
+    key = (id(catalogue), dialect, isolate, binding.fingerprint())
+    if cache and key in _PLAN_CACHE:
+        return _PLAN_CACHE[key]
+    plan = _Compiler(catalogue, binding, dialect, isolate=isolate).compile()
+    if cache:
+        if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+        _PLAN_CACHE[key] = plan
+    return plan
