@@ -41,15 +41,25 @@ class FakeEngine:
         self.table: dict[str, list[tuple[dt.date, dict]]] = {}
         self.calls: list[tuple[str, dt.date, dict | None]] = []
 
-    def set(self, household_id: str, *, dibao=None, single=None, tekun=None, temporary=None,
-            since: dt.date = dt.date(2000, 1, 1)):
+    def set(
+        self,
+        household_id: str,
+        *,
+        dibao=None,
+        single=None,
+        tekun=None,
+        temporary=None,
+        since: dt.date = dt.date(2000, 1, 1),
+    ):
         eligible, amount = dibao if dibao is not None else (False, 0)
         result = {
             "name": household_id,
             "dibao": {"eligible": eligible, "edge": False, "monthly_amount": amount},
             "single_person": {k: {"monthly_amount": v} for k, v in (single or {}).items()},
-            "tekun": {k: {"eligible": e, "care_level": lvl, "monthly_amount": a}
-                      for k, (e, lvl, a) in (tekun or {}).items()},
+            "tekun": {
+                k: {"eligible": e, "care_level": lvl, "monthly_amount": a}
+                for k, (e, lvl, a) in (tekun or {}).items()
+            },
             "temporary": temporary,
             "explanations": [{"rule": "D-AMOUNT", "zh": "测试", "en": "test", "values": {}}],
         }
@@ -59,15 +69,25 @@ class FakeEngine:
     def __call__(self, household_id, *, as_of, request=None):
         self.calls.append((household_id, as_of, request))
         entries = [r for since, r in self.table.get(household_id, []) if since <= as_of]
-        result = copy.deepcopy(entries[-1]) if entries else {
-            "dibao": {"eligible": False, "edge": False, "monthly_amount": 0},
-            "single_person": {}, "tekun": {}, "temporary": None, "explanations": []}
+        result = (
+            copy.deepcopy(entries[-1])
+            if entries
+            else {
+                "dibao": {"eligible": False, "edge": False, "monthly_amount": 0},
+                "single_person": {},
+                "tekun": {},
+                "temporary": None,
+                "explanations": [],
+            }
+        )
         result["as_of"] = as_of.isoformat()
         if request is not None:
             need = Decimal(str(request["need"]))
             cap = Decimal("4080")
             result["temporary"] = {
-                "eligible": True, "type": request["type"], "amount": int(min(need, cap)),
+                "eligible": True,
+                "type": request["type"],
+                "amount": int(min(need, cap)),
                 "approver": "township" if min(need, cap) <= 2000 else "county",
                 "case_by_case": need > cap,
             }
@@ -78,6 +98,10 @@ class FakeEngine:
 def engine(monkeypatch):
     fake = FakeEngine()
     monkeypatch.setattr("safetynet.assistance.assessment.assess", fake)
+    monkeypatch.setattr(
+        "safetynet.assistance.assessment.assess_many",
+        lambda hids, *, as_of: {h: fake(h, as_of=as_of) for h in hids},
+    )
     return fake
 
 
@@ -122,26 +146,49 @@ class HouseholdFactory:
     def __init__(self):
         self.seq = 100
 
-    def __call__(self, household_id: str, *, village: str = VILLAGE, members: int = 3,
-                 bank_account: str | None = None, employment: str = "none"):
+    def __call__(
+        self,
+        household_id: str,
+        *,
+        village: str = VILLAGE,
+        members: int = 3,
+        bank_account: str | None = None,
+        employment: str = "none",
+    ):
         from safetynet.registry.models import Household, Income, Person
 
         self.seq += 1
         hh = Household.objects.create(
-            household_id=household_id, village_id=village,
+            household_id=household_id,
+            village_id=village,
             bank_account=bank_account if bank_account is not None else f"62179950{self.seq:011d}",
         )
         people = []
-        births = ["19500101", "19800315", "20100601", "20150101", "19750505", "19990909", "20200202"]
+        births = [
+            "19500101",
+            "19800315",
+            "20100601",
+            "20150101",
+            "19750505",
+            "19990909",
+            "20200202",
+        ]
         relations = ["head", "spouse", "child", "child", "sibling", "child", "grandchild"]
         for i in range(members):
             self.seq += 1
-            people.append(Person.objects.create(
-                household=hh, id_number=id_number(village[:6], births[i], self.seq),
-                name=f"{household_id[-3:]}成员{i}", relation=relations[i],
-                birth_date=dt.date.fromisoformat(f"{births[i][:4]}-{births[i][4:6]}-{births[i][6:]}"),
-                labour="normal" if i < 2 else "none", employment=employment if i == 0 else "none",
-            ))
+            people.append(
+                Person.objects.create(
+                    household=hh,
+                    id_number=id_number(village[:6], births[i], self.seq),
+                    name=f"{household_id[-3:]}成员{i}",
+                    relation=relations[i],
+                    birth_date=dt.date.fromisoformat(
+                        f"{births[i][:4]}-{births[i][4:6]}-{births[i][6:]}"
+                    ),
+                    labour="normal" if i < 2 else "none",
+                    employment=employment if i == 0 else "none",
+                )
+            )
         Income.objects.create(household=hh, year=2023, wage=Decimal("3000"))
         hh.people = people
         return hh
@@ -152,8 +199,18 @@ def households(region):
     return HouseholdFactory()
 
 
-def approve(users, engine, hh, *, programme="dibao", amount=500, person=None,
-            accepted_on=dt.date(2024, 5, 6), household_type="stable", engine_setup=True):
+def approve(
+    users,
+    engine,
+    hh,
+    *,
+    programme="dibao",
+    amount=500,
+    person=None,
+    accepted_on=dt.date(2024, 5, 6),
+    household_type="stable",
+    engine_setup=True,
+):
     """Run an application through the whole procedure (survey, check, notice, decision)."""
     from safetynet.assistance import services
 
@@ -165,25 +222,50 @@ def approve(users, engine, hh, *, programme="dibao", amount=500, person=None,
         elif programme == "single":
             engine.set(hh.household_id, single={person.id_number: amount})
     app = services.application_create(
-        actor=users["county"], household_id=hh.household_id, programme=programme,
-        accepted_on=accepted_on, person_id_number=person.id_number if person else None)
+        actor=users["county"],
+        household_id=hh.household_id,
+        programme=programme,
+        accepted_on=accepted_on,
+        person_id_number=person.id_number if person else None,
+    )
     app = services.survey_record(
-        actor=users["township"], application_id=app.pk, version=app.version, started_on=accepted_on,
-        completed_on=accepted_on + dt.timedelta(days=1), investigators=["甲", "乙"], family_signed=True)
-    app = services.check_record(actor=users["county"], application_id=app.pk, version=app.version,
-                                started_on=accepted_on + dt.timedelta(days=2), passed=True)
-    app = services.notice_start(actor=users["county"], application_id=app.pk, version=app.version,
-                                start=accepted_on + dt.timedelta(days=3))
-    app = services.application_decide(actor=users["county"], application_id=app.pk, version=app.version,
-                                      decided_on=app.notice_end, approve=True,
-                                      household_type=household_type)
+        actor=users["township"],
+        application_id=app.pk,
+        version=app.version,
+        started_on=accepted_on,
+        completed_on=accepted_on + dt.timedelta(days=1),
+        investigators=["甲", "乙"],
+        family_signed=True,
+    )
+    app = services.check_record(
+        actor=users["county"],
+        application_id=app.pk,
+        version=app.version,
+        started_on=accepted_on + dt.timedelta(days=2),
+        passed=True,
+    )
+    app = services.notice_start(
+        actor=users["county"],
+        application_id=app.pk,
+        version=app.version,
+        start=accepted_on + dt.timedelta(days=3),
+    )
+    app = services.application_decide(
+        actor=users["county"],
+        application_id=app.pk,
+        version=app.version,
+        decided_on=app.notice_end,
+        approve=True,
+        household_type=household_type,
+    )
     return app.enrolment
 
 
 def approved_roll(users, month, county=COUNTY, feeds=None, today=None):
     from safetynet.assistance import rolls
 
-    roll = rolls.roll_generate(actor=users["county"], county_code=county, month=month, feeds=feeds,
-                               today=today or month)
+    roll = rolls.roll_generate(
+        actor=users["county"], county_code=county, month=month, feeds=feeds, today=today or month
+    )
     roll = rolls.roll_check(actor=users["county"], roll_id=roll.pk, version=roll.version)
     return rolls.roll_approve(actor=users["county_2"], roll_id=roll.pk, version=roll.version)

@@ -19,8 +19,12 @@ JUNE, JULY, AUG, SEP = D(2024, 6, 1), D(2024, 7, 1), D(2024, 8, 1), D(2024, 9, 1
 
 
 def death(person, on, record="D-1"):
-    return {"record_id": record, "event_date": on, "id_number": person.id_number,
-            "household_id": person.household.household_id}
+    return {
+        "record_id": record,
+        "event_date": on,
+        "id_number": person.id_number,
+        "household_id": person.household.household_id,
+    }
 
 
 def by_check(findings):
@@ -35,26 +39,43 @@ def test_no_payment_after_the_death_month_without_an_audited_override(users, hou
     elder = hh.people[0]
     e = approve(users, engine, hh, programme="tekun", person=elder, amount=1154)
     feeds = {"deaths": [death(elder, D(2024, 7, 10))]}
-    july = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JULY, feeds=feeds,
-                               today=D(2024, 7, 20))
+    july = rolls.roll_generate(
+        actor=users["county"], county_code=COUNTY, month=JULY, feeds=feeds, today=D(2024, 7, 20)
+    )
     assert RollLine.objects.filter(roll=july, enrolment=e).exists()  # the death month is paid
     proposal = ChangeProposal.objects.get(person=elder)
-    assert (proposal.event_date, proposal.due_on, proposal.source) == (D(2024, 7, 10), D(2024, 10, 10), "feed")
-    aug = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=AUG, feeds=feeds, today=AUG)
+    assert (proposal.event_date, proposal.due_on, proposal.source) == (
+        D(2024, 7, 10),
+        D(2024, 10, 10),
+        "feed",
+    )
+    aug = rolls.roll_generate(
+        actor=users["county"], county_code=COUNTY, month=AUG, feeds=feeds, today=AUG
+    )
     assert not RollLine.objects.filter(roll=aug, enrolment=e).exists()
     assert aug.check_report["generation"]["withheld"] == [e.pk]
     assert rolls.roll_reconcile(aug)["balanced"]
 
     with pytest.raises(ValidationFailed):
-        rolls.payment_override_create(actor=users["county"], enrolment_id=e.pk, month=AUG, reason="")
+        rolls.payment_override_create(
+            actor=users["county"], enrolment_id=e.pk, month=AUG, reason=""
+        )
     with pytest.raises(PermissionDenied):
-        rolls.payment_override_create(actor=users["village"], enrolment_id=e.pk, month=AUG,
-                                      reason="死亡记录有误，待公安核实")
-    override = rolls.payment_override_create(actor=users["county"], enrolment_id=e.pk, month=AUG,
-                                             reason="死亡记录有误，待公安核实")
+        rolls.payment_override_create(
+            actor=users["village"], enrolment_id=e.pk, month=AUG, reason="死亡记录有误，待公安核实"
+        )
+    override = rolls.payment_override_create(
+        actor=users["county"], enrolment_id=e.pk, month=AUG, reason="死亡记录有误，待公安核实"
+    )
     assert AuditEvent.objects.filter(action="override", object_id=str(override.pk)).exists()
-    aug = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=AUG, feeds=feeds,
-                              version=aug.version, today=AUG)
+    aug = rolls.roll_generate(
+        actor=users["county"],
+        county_code=COUNTY,
+        month=AUG,
+        feeds=feeds,
+        version=aug.version,
+        today=AUG,
+    )
     line = RollLine.objects.get(roll=aug, enrolment=e)
     assert line.override_id == override.pk
     rolls.roll_check(actor=users["county"], roll_id=aug.pk, version=aug.version)
@@ -73,8 +94,12 @@ def test_processing_a_death_stops_a_personal_enrolment(users, households, engine
     assert services.deaths_detect(as_of=D(2024, 7, 15), feeds=feeds) == 1
     assert services.deaths_detect(as_of=D(2024, 7, 16), feeds=feeds) == 0  # never twice
     proposal = ChangeProposal.objects.get()
-    services.death_process(actor=users["township"], proposal_id=proposal.pk, version=proposal.version,
-                           processed_on=D(2024, 7, 20))
+    services.death_process(
+        actor=users["township"],
+        proposal_id=proposal.pk,
+        version=proposal.version,
+        processed_on=D(2024, 7, 20),
+    )
     e.refresh_from_db()
     assert (e.status, e.end_month) == ("stopped", JULY)
     assert not e.members.filter(active=True).exists()
@@ -82,7 +107,9 @@ def test_processing_a_death_stops_a_personal_enrolment(users, households, engine
     assert "Q-DEAD-LATE" not in found and "Q-DEAD-PAID" not in found
 
 
-def test_a_death_in_a_dibao_household_recomputes_and_recovers_what_was_overpaid(users, households, engine):
+def test_a_death_in_a_dibao_household_recomputes_and_recovers_what_was_overpaid(
+    users, households, engine
+):
     hh = households("X003", members=3)
     e = approve(users, engine, hh, amount=900)
     grandpa = hh.people[0]
@@ -94,16 +121,24 @@ def test_a_death_in_a_dibao_household_recomputes_and_recovers_what_was_overpaid(
     found = by_check(run_checks(as_of=D(2024, 8, 5), feeds=feeds, eligibility=[]))
     assert [f["id_number"] for f in found["Q-DEAD-PAID"]] == [grandpa.id_number]
     proposal = ChangeProposal.objects.get()
-    services.death_process(actor=users["township"], proposal_id=proposal.pk, version=proposal.version,
-                           processed_on=D(2024, 8, 6))
+    services.death_process(
+        actor=users["township"],
+        proposal_id=proposal.pk,
+        version=proposal.version,
+        processed_on=D(2024, 8, 6),
+    )
     e.refresh_from_db()
     assert e.status == "active"
     assert e.members.filter(active=True).count() == 2
     assert list(e.amounts.order_by("from_month").values_list("from_month", "monthly_amount")) == [
-        (JUNE, Decimal("900")), (JULY, Decimal("600"))]
+        (JUNE, Decimal("900")),
+        (JULY, Decimal("600")),
+    ]
     recovery = Adjustment.objects.get()
     assert recovery.amount == Decimal("-300") and recovery.original_line.roll.month == JULY
-    aug = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=AUG, feeds=feeds, today=AUG)
+    aug = rolls.roll_generate(
+        actor=users["county"], county_code=COUNTY, month=AUG, feeds=feeds, today=AUG
+    )
     amounts = sorted(RollLine.objects.filter(roll=aug, household=hh).values_list("kind", "amount"))
     assert amounts == [("adjustment", Decimal("-300")), ("dibao", Decimal("600"))]
 
@@ -122,8 +157,9 @@ def test_a_registry_death_counts_and_late_processing_is_found(users, households,
     late = by_check(run_checks(as_of=D(2024, 9, 21), eligibility=[]))["Q-DEAD-LATE"]
     assert [f["id_number"] for f in late] == [spouse.id_number]
     assert "未处理" in late[0]["message_zh"] and "not processed" in late[0]["message_en"]
-    services.death_process(actor=users["county"], proposal_id=proposal.pk, version=None,
-                           processed_on=D(2024, 9, 30))
+    services.death_process(
+        actor=users["county"], proposal_id=proposal.pk, version=None, processed_on=D(2024, 9, 30)
+    )
     late = by_check(run_checks(as_of=D(2024, 10, 1), eligibility=[]))["Q-DEAD-LATE"]
     assert "2024-09-30" in late[0]["message_zh"]
     assert e.members.filter(active=True).count() == 1
@@ -139,42 +175,87 @@ def test_feed_checks_on_enrolled_households(users, households, engine):
     for hh in (car, moto, boss, clerk):
         approve(users, engine, hh, amount=400)
     engine.set("X014", dibao=(True, 400))
-    app = services.application_create(actor=users["county"], household_id="X014", programme="dibao",
-                                      accepted_on=D(2024, 5, 6), related_to_staff=True,
-                                      related_note="户主之子为乡镇民政员")
-    app = services.survey_record(actor=users["township"], application_id=app.pk, version=app.version,
-                                 started_on=D(2024, 5, 6), completed_on=D(2024, 5, 7),
-                                 investigators=["甲", "乙"], family_signed=True)
-    app = services.check_record(actor=users["county"], application_id=app.pk, version=app.version,
-                                started_on=D(2024, 5, 8), passed=True)
-    app = services.notice_start(actor=users["county"], application_id=app.pk, version=app.version,
-                                start=D(2024, 5, 9))
-    app = services.county_visit_record(actor=users["county"], application_id=app.pk, version=app.version,
-                                       visited_on=D(2024, 5, 10))
-    services.application_decide(actor=users["county"], application_id=app.pk, version=app.version,
-                                decided_on=D(2024, 5, 16), approve=True)
+    app = services.application_create(
+        actor=users["county"],
+        household_id="X014",
+        programme="dibao",
+        accepted_on=D(2024, 5, 6),
+        related_to_staff=True,
+        related_note="户主之子为乡镇民政员",
+    )
+    app = services.survey_record(
+        actor=users["township"],
+        application_id=app.pk,
+        version=app.version,
+        started_on=D(2024, 5, 6),
+        completed_on=D(2024, 5, 7),
+        investigators=["甲", "乙"],
+        family_signed=True,
+    )
+    app = services.check_record(
+        actor=users["county"],
+        application_id=app.pk,
+        version=app.version,
+        started_on=D(2024, 5, 8),
+        passed=True,
+    )
+    app = services.notice_start(
+        actor=users["county"], application_id=app.pk, version=app.version, start=D(2024, 5, 9)
+    )
+    app = services.county_visit_record(
+        actor=users["county"], application_id=app.pk, version=app.version, visited_on=D(2024, 5, 10)
+    )
+    services.application_decide(
+        actor=users["county"],
+        application_id=app.pk,
+        version=app.version,
+        decided_on=D(2024, 5, 16),
+        approve=True,
+    )
 
     def rec(hh, i=0, **kw):
         p = hh.people[i]
-        return {"record_id": f"{hh.household_id}-{i}", "event_date": D(2024, 3, 1),
-                "id_number": p.id_number, "household_id": hh.household_id, **kw}
+        return {
+            "record_id": f"{hh.household_id}-{i}",
+            "event_date": D(2024, 3, 1),
+            "id_number": p.id_number,
+            "household_id": hh.household_id,
+            **kw,
+        }
 
     feeds = {
-        "vehicles": [rec(car, vehicle_type="car", status="active"),
-                     rec(car, 1, vehicle_type="truck", status="scrapped"),
-                     rec(moto, vehicle_type="motorcycle", status="active"),
-                     rec(outsider, vehicle_type="car", status="active")],
-        "businesses": [rec(boss, enterprise_name="遂川某商贸有限公司", role="legal_rep", status="active",
-                           registered_capital=100000),
-                       rec(car, 1, enterprise_name="已注销公司", role="shareholder", status="cancelled",
-                           registered_capital=1)],
+        "vehicles": [
+            rec(car, vehicle_type="car", status="active"),
+            rec(car, 1, vehicle_type="truck", status="scrapped"),
+            rec(moto, vehicle_type="motorcycle", status="active"),
+            rec(outsider, vehicle_type="car", status="active"),
+        ],
+        "businesses": [
+            rec(
+                boss,
+                enterprise_name="遂川某商贸有限公司",
+                role="legal_rep",
+                status="active",
+                registered_capital=100000,
+            ),
+            rec(
+                car,
+                1,
+                enterprise_name="已注销公司",
+                role="shareholder",
+                status="cancelled",
+                registered_capital=1,
+            ),
+        ],
         "payroll": [rec(clerk, 1, employer="某镇人民政府"), rec(related, 2, employer="某镇民政所")],
     }
     found = by_check(run_checks(as_of=D(2024, 6, 30), feeds=feeds, eligibility=[]))
     assert [f["household_id"] for f in found["Q-VEHICLE"]] == ["X010"]
     assert "car" in found["Q-VEHICLE"][0]["message_en"]
     assert [f["household_id"] for f in found["Q-BUSINESS"]] == ["X012"]
-    assert [f["household_id"] for f in found["Q-PAYROLL"]] == ["X013"]  # X014 is registered separately
+    assert [f["household_id"] for f in found["Q-PAYROLL"]] == [
+        "X013"
+    ]  # X014 is registered separately
     assert found["Q-PAYROLL"][0]["id_number"] == clerk.people[1].id_number
     # A vehicle registered after the as-of date does not count yet.
     assert "Q-VEHICLE" not in by_check(run_checks(as_of=D(2024, 2, 1), feeds=feeds, eligibility=[]))
@@ -189,12 +270,18 @@ def test_eligibility_checks_omitted_wrong_and_amount(users, households, engine):
     for hh, amount in ((right, 500), (wrong, 500), (grace, 500)):
         approve(users, engine, hh, amount=amount)
     engine.set("X022", dibao=(False, 0), since=D(2024, 6, 1))
-    services.enrolment_grace_start(actor=users["county"], enrolment_id=grace.assistance_enrolments.get().pk,
-                                   version=None, as_of=D(2024, 6, 3), months=3,
-                                   worker_id_number=grace.people[0].id_number)
+    services.enrolment_grace_start(
+        actor=users["county"],
+        enrolment_id=grace.assistance_enrolments.get().pk,
+        version=None,
+        as_of=D(2024, 6, 3),
+        months=3,
+        worker_id_number=grace.people[0].id_number,
+    )
     engine.set("X024", dibao=(True, 700))
-    services.application_create(actor=users["county"], household_id="X024", programme="dibao",
-                                accepted_on=D(2024, 6, 3))
+    services.application_create(
+        actor=users["county"], household_id="X024", programme="dibao", accepted_on=D(2024, 6, 3)
+    )
     approved_roll(users, JUNE)
     eligibility = [
         {"household_id": "X020", "dibao_eligible": True, "dibao_amount": 503},
@@ -207,7 +294,9 @@ def test_eligibility_checks_omitted_wrong_and_amount(users, households, engine):
     assert [f["household_id"] for f in found["Q-OMIT-DIBAO"]] == ["X023"]
     assert [f["household_id"] for f in found["Q-WRONG-DIBAO"]] == ["X021"]  # X022 is in grace
     assert [f["household_id"] for f in found["Q-AMOUNT"]] == ["X020"]
-    assert "500" in found["Q-AMOUNT"][0]["message_zh"] and "503" in found["Q-AMOUNT"][0]["message_zh"]
+    assert (
+        "500" in found["Q-AMOUNT"][0]["message_zh"] and "503" in found["Q-AMOUNT"][0]["message_zh"]
+    )
     eligibility[0]["dibao_amount"] = 501  # within one yuan
     found = by_check(run_checks(as_of=D(2024, 6, 20), eligibility=eligibility))
     assert "Q-AMOUNT" not in found
@@ -236,12 +325,22 @@ def test_a_person_paid_in_two_counties_in_one_month(users, households, engine):
     hh = households("X050", members=1)
     e = approve(users, engine, hh, amount=600)
     # The household moves to 茶陵县; the old county stops paying after July ...
-    services.enrolment_stop(actor=users["county"], enrolment_id=e.pk, version=None,
-                            decided_on=D(2024, 7, 5), reason="迁出 / moved")
+    services.enrolment_stop(
+        actor=users["county"],
+        enrolment_id=e.pk,
+        version=None,
+        decided_on=D(2024, 7, 5),
+        reason="迁出 / moved",
+    )
     hh.village_id = OTHER_VILLAGE
     hh.save()
     # ... but the new county approved it from July as well.
-    ousers = {**users, "county": users["other_county"], "township": users["other_county"]}
+    ousers = {
+        **users,
+        "county": users["other_county"],
+        "township": users["other_county"],
+        "county_2": users["admin"],
+    }
     approve(ousers, engine, hh, amount=590, accepted_on=D(2024, 6, 3))
     approved_roll(users, JULY)
     approved_roll(ousers, JULY, county=OTHER_COUNTY)

@@ -34,16 +34,23 @@ def enrolled(users, households, engine):
 
 
 def test_roll_totals_come_from_enrolments_and_start_the_month_after_approval(users, enrolled):
-    may = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=D(2024, 5, 1), today=JUNE)
+    may = rolls.roll_generate(
+        actor=users["county"], county_code=COUNTY, month=D(2024, 5, 1), today=JUNE
+    )
     assert may.line_count == 0  # approved on 05-16: paid from June
     june = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JUNE, today=JUNE)
     assert june.line_count == 3
     assert june.total_amount == Decimal("2322")
     amounts = dict(RollLine.objects.filter(roll=june).values_list("enrolment_id", "amount"))
-    assert amounts == {enrolled["a"].pk: Decimal("758"), enrolled["b"].pk: Decimal("410"),
-                       enrolled["c"].pk: Decimal("1154")}
+    assert amounts == {
+        enrolled["a"].pk: Decimal("758"),
+        enrolled["b"].pk: Decimal("410"),
+        enrolled["c"].pk: Decimal("1154"),
+    }
     line = RollLine.objects.get(roll=june, enrolment=enrolled["c"])
-    assert line.person_id == enrolled["c"].person_id and line.payee_name == enrolled["c"].person.name
+    assert (
+        line.person_id == enrolled["c"].person_id and line.payee_name == enrolled["c"].person.name
+    )
     head = RollLine.objects.get(roll=june, enrolment=enrolled["a"])
     assert head.payee_name == enrolled["hh"]["a"].people[0].name
     assert head.account == enrolled["hh"]["a"].bank_account
@@ -81,22 +88,32 @@ def test_maker_and_checker_must_differ_and_the_approved_roll_is_locked(users, en
     with pytest.raises(DatabaseError), transaction.atomic():
         RollLine.objects.filter(pk=line.pk).delete()
     with pytest.raises(DatabaseError), transaction.atomic():
-        RollLine.objects.create(roll=roll, kind="adjustment", household=line.household,
-                                village_code=line.village_code, amount=Decimal("5"))
+        RollLine.objects.create(
+            roll=roll,
+            kind="adjustment",
+            household=line.household,
+            village_code=line.village_code,
+            amount=Decimal("5"),
+        )
     with pytest.raises(DatabaseError), transaction.atomic():
         Roll.objects.filter(pk=roll.pk).update(total_amount=Decimal("0"))
     roll.refresh_from_db()
     assert (roll.version, roll.total_amount) == (version, total)
     assert RollLine.objects.get(pk=line.pk).amount == line.amount
-    actions = list(AuditEvent.objects.filter(object_type="assistance.roll", object_id=str(roll.pk))
-                   .order_by("id").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_type="assistance.roll", object_id=str(roll.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
     assert actions == ["generate", "check", "approve"]
 
 
 def test_concurrent_roll_edits_are_rejected_by_version(users, enrolled):
     roll = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JUNE, today=JUNE)
     stale = roll.version
-    rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JUNE, version=stale, today=JUNE)
+    rolls.roll_generate(
+        actor=users["county"], county_code=COUNTY, month=JUNE, version=stale, today=JUNE
+    )
     with pytest.raises(Conflict):
         rolls.roll_check(actor=users["county"], roll_id=roll.pk, version=stale)
     assert Roll.objects.get(pk=roll.pk).status == "draft"
@@ -124,7 +141,9 @@ def test_bank_file_only_for_finance_of_the_county_with_full_accounts(users, enro
     from safetynet.core.errors import NotFound
 
     with pytest.raises(NotFound):  # finance of another county does not even see the roll
-        rolls.roll_export(actor=users["other_finance"], roll_id=roll.pk, fmt="csv", out_dir=tmp_path)
+        rolls.roll_export(
+            actor=users["other_finance"], roll_id=roll.pk, fmt="csv", out_dir=tmp_path
+        )
     assert not tmp_path.exists()
     result = rolls.roll_export(actor=users["finance"], roll_id=roll.pk, fmt="csv", out_dir=tmp_path)
     with result["path"].open(encoding="utf-8-sig") as fh:
@@ -158,13 +177,19 @@ def test_failed_payments_are_reissued_in_a_later_roll(users, enrolled):
     line = RollLine.objects.get(roll=june, enrolment=enrolled["b"])
     draft = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JULY, today=JULY)
     with pytest.raises(TransitionNotAllowed):  # only approved lines can fail
-        rolls.payment_failure_record(actor=users["county"], line_id=RollLine.objects.filter(
-            roll=draft).first().pk, reason="x", reported_on=JULY)
-    rolls.payment_failure_record(actor=users["county"], line_id=line.pk, reason="账户已销户",
-                                 reported_on=D(2024, 6, 20))
+        rolls.payment_failure_record(
+            actor=users["county"],
+            line_id=RollLine.objects.filter(roll=draft).first().pk,
+            reason="x",
+            reported_on=JULY,
+        )
+    rolls.payment_failure_record(
+        actor=users["county"], line_id=line.pk, reason="账户已销户", reported_on=D(2024, 6, 20)
+    )
     with pytest.raises(TransitionNotAllowed):
-        rolls.payment_failure_record(actor=users["county"], line_id=line.pk, reason="again",
-                                     reported_on=D(2024, 6, 21))
+        rolls.payment_failure_record(
+            actor=users["county"], line_id=line.pk, reason="again", reported_on=D(2024, 6, 21)
+        )
     july = approved_roll(users, JULY)
     reissue = RollLine.objects.get(roll=july, kind="reissue")
     assert reissue.reissue_of_id == line.pk and reissue.amount == line.amount
@@ -176,12 +201,22 @@ def test_failed_payments_are_reissued_in_a_later_roll(users, enrolled):
 def test_corrections_are_adjustment_lines_of_a_later_roll(users, enrolled):
     june = approved_roll(users, JUNE)
     line = RollLine.objects.get(roll=june, enrolment=enrolled["a"])
-    adj = rolls.adjustment_create(actor=users["county"], household_id="R001", amount="-58",
-                                  reason="6月多发 58 元", original_line_id=line.pk)
-    plus = rolls.adjustment_create(actor=users["county"], household_id="R002", amount=100, reason="补发")
+    adj = rolls.adjustment_create(
+        actor=users["county"],
+        household_id="R001",
+        amount="-58",
+        reason="6月多发 58 元",
+        original_line_id=line.pk,
+    )
+    plus = rolls.adjustment_create(
+        actor=users["county"], household_id="R002", amount=100, reason="补发"
+    )
     july = approved_roll(users, JULY)
     lines = RollLine.objects.filter(roll=july, kind="adjustment")
-    assert {(x.adjustment_id, x.amount) for x in lines} == {(adj.pk, Decimal("-58")), (plus.pk, Decimal("100"))}
+    assert {(x.adjustment_id, x.amount) for x in lines} == {
+        (adj.pk, Decimal("-58")),
+        (plus.pk, Decimal("100")),
+    }
     assert july.total_amount == Decimal("2322") + Decimal("42")
     assert RollLine.objects.get(pk=line.pk).amount == Decimal("758")  # the June line is untouched
     august = approved_roll(users, AUG)
@@ -193,14 +228,26 @@ def test_corrections_are_adjustment_lines_of_a_later_roll(users, enrolled):
     assert Adjustment.objects.count() == 2
 
 
-def test_reconciliation_ties_the_roll_to_enrolments_and_last_month(users, households, engine, enrolled):
+def test_reconciliation_ties_the_roll_to_enrolments_and_last_month(
+    users, households, engine, enrolled
+):
     june = approved_roll(users, JUNE)
     # July: R002 gets a new amount, the tekun person is stopped, a new household joins.
     engine.set("R002", dibao=(True, 450), since=D(2024, 6, 1))
-    services.enrolment_recompute(actor=users["county"], enrolment_id=enrolled["b"].pk, version=None,
-                                 as_of=D(2024, 6, 10), reason="income")
-    services.enrolment_stop(actor=users["county"], enrolment_id=enrolled["c"].pk, version=None,
-                            decided_on=D(2024, 6, 20), reason="自愿退出")
+    services.enrolment_recompute(
+        actor=users["county"],
+        enrolment_id=enrolled["b"].pk,
+        version=None,
+        as_of=D(2024, 6, 10),
+        reason="income",
+    )
+    services.enrolment_stop(
+        actor=users["county"],
+        enrolment_id=enrolled["c"].pk,
+        version=None,
+        decided_on=D(2024, 6, 20),
+        reason="自愿退出",
+    )
     d = households("R004", members=2)
     approve(users, engine, d, amount=300, accepted_on=D(2024, 5, 27))
     july = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JULY, today=JULY)
@@ -208,7 +255,12 @@ def test_reconciliation_ties_the_roll_to_enrolments_and_last_month(users, househ
     s = recon["summary"]
     assert recon["balanced"]
     assert s["previous_month"] == "2024-06-01"
-    assert (s["carried"]["count"], s["new"]["count"], s["stopped"]["count"], s["changed"]["count"]) == (1, 1, 1, 1)
+    assert (
+        s["carried"]["count"],
+        s["new"]["count"],
+        s["stopped"]["count"],
+        s["changed"]["count"],
+    ) == (1, 1, 1, 1)
     assert Decimal(s["changed"]["delta"]) == 40
     assert Decimal(s["stopped"]["total"]) == Decimal("1154")
     assert recon["stopped"][0]["reason"] == "自愿退出"
@@ -220,39 +272,75 @@ def test_recompute_adds_an_amount_period_and_never_edits_history(users, engine, 
     e = enrolled["a"]
     first = e.amounts.get()
     engine.set("R001", dibao=(True, 800), since=D(2024, 7, 1))
-    result = services.enrolment_recompute(actor=users["county"], enrolment_id=e.pk, version=e.version,
-                                          as_of=D(2024, 7, 3), reason="parameters")
+    result = services.enrolment_recompute(
+        actor=users["county"],
+        enrolment_id=e.pk,
+        version=e.version,
+        as_of=D(2024, 7, 3),
+        reason="parameters",
+    )
     assert result["changed"] and result["previous_amount"] == Decimal("758")
-    periods = list(e.amounts.order_by("from_month").values_list("from_month", "monthly_amount", "reason"))
-    assert periods == [(D(2024, 6, 1), Decimal("758"), "approval"), (D(2024, 8, 1), Decimal("800"), "parameters")]
+    periods = list(
+        e.amounts.order_by("from_month").values_list("from_month", "monthly_amount", "reason")
+    )
+    assert periods == [
+        (D(2024, 6, 1), Decimal("758"), "approval"),
+        (D(2024, 8, 1), Decimal("800"), "parameters"),
+    ]
     first.refresh_from_db()
     assert first.monthly_amount == Decimal("758")
     # Nothing changed: no new period.
-    again = services.enrolment_recompute(actor=users["county"], enrolment_id=e.pk, version=None,
-                                         as_of=D(2024, 7, 4), reason="review")
+    again = services.enrolment_recompute(
+        actor=users["county"], enrolment_id=e.pk, version=None, as_of=D(2024, 7, 4), reason="review"
+    )
     assert not again["changed"] and e.amounts.count() == 2
     july = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=JULY, today=JULY)
     aug = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=AUG, today=AUG)
     assert RollLine.objects.get(roll=july, enrolment=e).amount == Decimal("758")
     assert RollLine.objects.get(roll=aug, enrolment=e).amount == Decimal("800")
     with pytest.raises(Conflict):
-        services.enrolment_recompute(actor=users["county"], enrolment_id=e.pk, version=1,
-                                     as_of=D(2024, 7, 4), reason="income")
+        services.enrolment_recompute(
+            actor=users["county"],
+            enrolment_id=e.pk,
+            version=1,
+            as_of=D(2024, 7, 4),
+            reason="income",
+        )
 
 
 def test_temporary_assistance_is_paid_once_in_the_next_roll(users, households, engine, enrolled):
     hh = enrolled["hh"]["b"]
-    app = services.application_create(actor=users["county"], household_id=hh.household_id,
-                                      programme="temporary", temp_type="emergency", need=1800,
-                                      accepted_on=D(2024, 6, 11))
-    services.application_decide(actor=users["township"], application_id=app.pk, version=app.version,
-                                decided_on=D(2024, 6, 12), approve=True)
+    app = services.application_create(
+        actor=users["county"],
+        household_id=hh.household_id,
+        programme="temporary",
+        temp_type="emergency",
+        need=1800,
+        accepted_on=D(2024, 6, 11),
+    )
+    services.application_decide(
+        actor=users["township"],
+        application_id=app.pk,
+        version=app.version,
+        decided_on=D(2024, 6, 12),
+        approve=True,
+    )
     first = households("R009")
-    paid_first = services.application_create(actor=users["county"], household_id=first.household_id,
-                                             programme="temporary", temp_type="emergency", need=900,
-                                             accepted_on=D(2024, 6, 11))
-    services.temporary_pay_first(actor=users["township"], application_id=paid_first.pk,
-                                 version=paid_first.version, paid_on=D(2024, 6, 11), amount=900)
+    paid_first = services.application_create(
+        actor=users["county"],
+        household_id=first.household_id,
+        programme="temporary",
+        temp_type="emergency",
+        need=900,
+        accepted_on=D(2024, 6, 11),
+    )
+    services.temporary_pay_first(
+        actor=users["township"],
+        application_id=paid_first.pk,
+        version=paid_first.version,
+        paid_on=D(2024, 6, 11),
+        amount=900,
+    )
     june = approved_roll(users, JUNE)
     temp = RollLine.objects.get(roll=june, kind="temporary")
     assert temp.application_id == app.pk and temp.amount == Decimal("1800")
@@ -269,17 +357,37 @@ def test_grace_period_keeps_paying_then_stops(users, households, engine):
     from safetynet.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):  # beyond the 6-month maximum
-        services.enrolment_grace_start(actor=users["county"], enrolment_id=e.pk, version=None,
-                                       as_of=D(2024, 7, 5), months=7, worker_id_number=hh.people[0].id_number)
+        services.enrolment_grace_start(
+            actor=users["county"],
+            enrolment_id=e.pk,
+            version=None,
+            as_of=D(2024, 7, 5),
+            months=7,
+            worker_id_number=hh.people[0].id_number,
+        )
     with pytest.raises(ValidationFailed):  # the member named did not find work
-        services.enrolment_grace_start(actor=users["county"], enrolment_id=e.pk, version=None,
-                                       as_of=D(2024, 7, 5), months=3, worker_id_number=hh.people[1].id_number)
-    e = services.enrolment_grace_start(actor=users["county"], enrolment_id=e.pk, version=None,
-                                       as_of=D(2024, 7, 5), months=3, worker_id_number=hh.people[0].id_number)
+        services.enrolment_grace_start(
+            actor=users["county"],
+            enrolment_id=e.pk,
+            version=None,
+            as_of=D(2024, 7, 5),
+            months=3,
+            worker_id_number=hh.people[1].id_number,
+        )
+    e = services.enrolment_grace_start(
+        actor=users["county"],
+        enrolment_id=e.pk,
+        version=None,
+        as_of=D(2024, 7, 5),
+        months=3,
+        worker_id_number=hh.people[0].id_number,
+    )
     assert (e.status, e.grace_from_month, e.end_month) == ("grace", D(2024, 8, 1), D(2024, 10, 1))
     paid = {}
     for month in (D(2024, 8, 1), D(2024, 10, 1), D(2024, 11, 1)):
-        roll = rolls.roll_generate(actor=users["county"], county_code=COUNTY, month=month, today=month)
+        roll = rolls.roll_generate(
+            actor=users["county"], county_code=COUNTY, month=month, today=month
+        )
         paid[month] = RollLine.objects.filter(roll=roll, enrolment=e).count()
     assert paid == {D(2024, 8, 1): 1, D(2024, 10, 1): 1, D(2024, 11, 1): 0}
     assert services.enrolments_close_ended(actor=None, as_of=D(2024, 11, 2)) == 1
@@ -296,8 +404,13 @@ def test_reviews_due_by_household_type(users, households, engine):
     due = list(selectors.reviews_due(users["county"], as_of=D(2024, 12, 1)))
     assert due == [unstable]
     assert list(selectors.reviews_due(users["village_2"], as_of=D(2024, 12, 1))) == []
-    review = services.enrolment_review(actor=users["township"], enrolment_id=unstable.pk, version=None,
-                                       reviewed_on=D(2024, 12, 2), household_type="stable")
+    review = services.enrolment_review(
+        actor=users["township"],
+        enrolment_id=unstable.pk,
+        version=None,
+        reviewed_on=D(2024, 12, 2),
+        household_type="stable",
+    )
     assert review.outcome == "unchanged"
     unstable.refresh_from_db()
     assert unstable.next_review_on == D(2025, 12, 2) and unstable.last_review_on == D(2024, 12, 2)
@@ -309,7 +422,13 @@ def test_other_county_rolls_are_separate(users, households, engine, enrolled):
     from .conftest import OTHER_VILLAGE
 
     assert other.village_id == OTHER_VILLAGE
-    e = approve({**users, "county": users["other_county"], "township": users["other_county"]}, engine,
-                other, amount=333)
-    roll = rolls.roll_generate(actor=users["other_county"], county_code=OTHER_COUNTY, month=JUNE, today=JUNE)
+    e = approve(
+        {**users, "county": users["other_county"], "township": users["other_county"]},
+        engine,
+        other,
+        amount=333,
+    )
+    roll = rolls.roll_generate(
+        actor=users["other_county"], county_code=OTHER_COUNTY, month=JUNE, today=JUNE
+    )
     assert list(RollLine.objects.filter(roll=roll).values_list("enrolment_id", flat=True)) == [e.pk]

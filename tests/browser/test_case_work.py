@@ -92,7 +92,9 @@ def _state(page):
     return page.get_by_test_id("case-header")
 
 
-def test_warning_to_monitoring_object_to_risk_elimination(world, persona_page, base_url, monkeypatch):
+def test_warning_to_monitoring_object_to_risk_elimination(
+    world, persona_page, base_url, monkeypatch
+):
     monkeypatch.setattr(elimination, "assess", _assessment)
     today = timezone.localdate()
     hh = world.households["A2"]  # 李秀英, 南屏村
@@ -149,7 +151,9 @@ def test_warning_to_monitoring_object_to_risk_elimination(world, persona_page, b
     # ---- the township reviews ---------------------------------------------------------------
     township = persona_page("township")
     township.goto(f"{base_url}/monitoring/")
-    township.locator(f"[data-case='{case.pk}'][data-action=review]").get_by_test_id("do-review").click()
+    township.locator(f"[data-case='{case.pk}'][data-action=review]").get_by_test_id(
+        "do-review"
+    ).click()
     form = township.get_by_test_id("action-form")
     expect(form.locator("input[name=approve][value=yes]")).to_be_checked()
     form.locator("#id_opinion").fill("公示无异议，同意上报")
@@ -159,7 +163,9 @@ def test_warning_to_monitoring_object_to_risk_elimination(world, persona_page, b
     # ---- the county decides ------------------------------------------------------------------
     county = persona_page("county")
     county.goto(f"{base_url}/monitoring/")
-    county.locator(f"[data-case='{case.pk}'][data-action=decide]").get_by_test_id("do-decide").click()
+    county.locator(f"[data-case='{case.pk}'][data-action=decide]").get_by_test_id(
+        "do-decide"
+    ).click()
     form = county.get_by_test_id("action-form")
     expect(county.get_by_test_id("verification-summary")).to_contain_text("5,500.00")
     form.locator("#id_category").select_option("edge")
@@ -182,13 +188,17 @@ def test_warning_to_monitoring_object_to_risk_elimination(world, persona_page, b
     form.locator("#id_m-1-kind").select_option("employment")
     form.locator("#id_m-1-description").fill("就业帮扶车间岗位")
     form.get_by_test_id("submit").click()
-    expect(cadre.locator("[data-measure=health]")).to_have_attribute("data-measure-state", "planned")
+    expect(cadre.locator("[data-measure=health]")).to_have_attribute(
+        "data-measure-state", "planned"
+    )
     cadre.locator("[data-action=deliver_measure]").click()
     form = cadre.get_by_test_id("action-form")
     form.locator("#id_measure").select_option(index=0)
     form.locator("#id_note").fill("补贴已到账")
     form.get_by_test_id("submit").click()
-    expect(cadre.locator("[data-measure=health]")).to_have_attribute("data-measure-state", "delivered")
+    expect(cadre.locator("[data-measure=health]")).to_have_attribute(
+        "data-measure-state", "delivered"
+    )
 
     # ---- seven months later ------------------------------------------------------------------------
     _shift_case_back(Case.objects.get(pk=case.pk), days=215)
@@ -215,14 +225,18 @@ def test_warning_to_monitoring_object_to_risk_elimination(world, persona_page, b
     expect(_state(cadre)).to_have_attribute("data-state", "elim_in_notice")
 
     township.goto(f"{base_url}/monitoring/")
-    township.locator(f"[data-case='{case.pk}'][data-action=review]").get_by_test_id("do-review").click()
+    township.locator(f"[data-case='{case.pk}'][data-action=review]").get_by_test_id(
+        "do-review"
+    ).click()
     form = township.get_by_test_id("action-form")
     form.locator("#id_opinion").fill("同意风险消除")
     form.get_by_test_id("submit").click()
     expect(_state(township)).to_have_attribute("data-state", "elim_reviewed")
 
     county.goto(f"{base_url}/monitoring/")
-    county.locator(f"[data-case='{case.pk}'][data-action=eliminate]").get_by_test_id("do-eliminate").click()
+    county.locator(f"[data-case='{case.pk}'][data-action=eliminate]").get_by_test_id(
+        "do-eliminate"
+    ).click()
     form = county.get_by_test_id("action-form")
     expect(form.locator("#id_method")).to_have_value("assistance")
     form.get_by_test_id("submit").click()
@@ -242,7 +256,9 @@ def services_monitored():
 
 def test_township_dispatches_warnings_on_a_phone(world, persona_page, base_url):
     today = timezone.localdate()
-    mine = _warning(world.households["A"], as_of=today, risk_types=("因安全住房",), rules=("M-HOUSING",))
+    mine = _warning(
+        world.households["A"], as_of=today, risk_types=("因安全住房",), rules=("M-HOUSING",)
+    )
     far = _warning(world.households["D"], as_of=today)
     page = persona_page("township")
     page.click("button.navbar-toggler")
@@ -258,9 +274,9 @@ def test_township_dispatches_warnings_on_a_phone(world, persona_page, base_url):
     listing.locator(f"[data-warning='{mine.pk}'] input[name=finding]").check()
     listing.get_by_test_id("dispatch").click()
     case = Case.objects.get(household=world.households["A"])
-    expect(page.get_by_test_id("warning-list").locator(f"[data-warning='{mine.pk}']")).to_contain_text(
-        f"#{case.pk}"
-    )
+    expect(
+        page.get_by_test_id("warning-list").locator(f"[data-warning='{mine.pk}']")
+    ).to_contain_text(f"#{case.pk}")
     assert case.source == "department_warning" and case.clue_date == today
     cadre = persona_page("village")
     cadre.goto(f"{base_url}/monitoring/")

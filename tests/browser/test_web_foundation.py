@@ -71,3 +71,30 @@ def test_county_officer_switches_to_english(world, persona_page):
     expect(page.locator("[data-nav=households]")).to_have_text("Households")
     page.get_by_test_id("language-switch").locator("button[value=zh-hans]").click()
     expect(page.locator("[data-nav=households]")).to_have_text("农户")
+
+
+def test_dashboard_draws_the_trend_with_the_bundled_echarts(world, persona_page):
+    import datetime as dt
+
+    from tests.web import findings
+
+    r1 = findings.run(dt.date(2024, 5, 31))
+    r2 = findings.run(dt.date(2024, 6, 30))
+    findings.warning(world.households["A"], r1)
+    findings.warning(world.households["B"], r2, level="orange")
+    page = persona_page("county")
+    expect(page.get_by_test_id("dashboard-counts")).to_contain_text("4")
+    # ECharts comes from the app's own static files (no internet) and draws into a canvas.
+    expect(page.locator("#trend-chart canvas")).to_have_count(1)
+    assert page.evaluate("typeof window.echarts") == "object"
+
+
+def test_assess_button_answers_in_place(world, persona_page, base_url):
+    page = persona_page("village")
+    hid = HOUSEHOLDS["A"][0]
+    page.goto(f"{base_url}/households/{hid}/")
+    page.get_by_test_id("assess-button").click()
+    card = page.get_by_test_id("assess-card")
+    expect(card).to_be_visible(timeout=60_000)  # the first assessment compiles the rules
+    expect(card).to_contain_text("截至今日的评估")
+    expect(page).to_have_url(re.compile(rf"/households/{hid}/$"))  # no navigation: htmx swap

@@ -11,6 +11,7 @@ import pytest
 from safetynet.monitoring import elimination
 from tests.web.factories import build_world
 
+
 @pytest.fixture
 def world(db):
     return build_world()

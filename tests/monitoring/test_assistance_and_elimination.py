@@ -302,7 +302,9 @@ def test_dispatch_opens_a_department_warning_case(users, world, warning):
     assert case.clue_date == dt.date(2024, 3, 2) and case.clue_note == "M-INCOME、Y-NEAR"
     assert selectors.case_findings(case) == [finding]
     # the cadre of the village now has it to verify
-    assert [w.case.pk for w in selectors.my_work(users["village"], dt.date(2024, 3, 2))] == [case.pk]
+    assert [w.case.pk for w in selectors.my_work(users["village"], dt.date(2024, 3, 2))] == [
+        case.pk
+    ]
     # dispatching again attaches, never a second case
     again, created = services.warning_dispatch(
         actor=users["county"], finding=finding, today=dt.date(2024, 3, 3)

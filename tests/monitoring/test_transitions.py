@@ -196,7 +196,11 @@ def test_close_as_false_alarm_needs_a_reason_and_frees_the_household(users, worl
     with pytest.raises(ValidationFailed):
         services.case_close(actor=users["township"], case=case, expected_version=1, reason=" ")
     case = services.case_close(
-        actor=users["township"], case=case, expected_version=1, reason="数据比对错误", today=flow.VISIT
+        actor=users["township"],
+        case=case,
+        expected_version=1,
+        reason="数据比对错误",
+        today=flow.VISIT,
     )
     assert case.state == vocab.CLOSED and case.closed_on == flow.VISIT
     with pytest.raises(TransitionNotAllowed):

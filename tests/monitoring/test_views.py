@@ -79,7 +79,10 @@ def test_case_pages_are_scoped(client_for, cases):
     for url in urls_mine[:3]:
         assert client.get(url).status_code == 200, url
     # a notice id of another case is not reachable through this case
-    assert client.get(reverse("monitoring:notice_print", args=[other.pk, notice.pk])).status_code == 404
+    assert (
+        client.get(reverse("monitoring:notice_print", args=[other.pk, notice.pk])).status_code
+        == 404
+    )
 
 
 def test_case_lists_show_only_the_area(client_for, cases):
@@ -104,7 +107,12 @@ def test_action_page_refuses_the_wrong_role(client_for, cases):
     assert client_for("township").get(url).status_code == 403
     assert client_for("analyst").get(url).status_code == 403
     assert client_for("county").get(url).status_code == 409  # right role, wrong state
-    assert client_for("county").get(reverse("monitoring:case_action", args=[cases["mine"].pk, "nope"])).status_code == 404
+    assert (
+        client_for("county")
+        .get(reverse("monitoring:case_action", args=[cases["mine"].pk, "nope"]))
+        .status_code
+        == 404
+    )
 
 
 def test_review_through_the_page(client_for, cases):
@@ -114,7 +122,9 @@ def test_review_through_the_page(client_for, cases):
     response = client.post(
         url, {"version": case.version, "approve": "yes", "opinion": "同意纳入", "objections": ""}
     )
-    assert response.status_code == 302 and response["Location"] == reverse("monitoring:case", args=[case.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "monitoring:case", args=[case.pk]
+    )
     case.refresh_from_db()
     assert case.state == vocab.REVIEWED
     page = client.get(reverse("monitoring:case", args=[case.pk])).content.decode()
@@ -156,9 +166,11 @@ def test_notice_page_shows_no_personal_data(client_for, cases, world):
     hh = world.households["A2"]
     hh.members.filter(relation="head").update(health="serious")
     notice = case.notices.get()
-    body = client_for("village").get(
-        reverse("monitoring:notice_print", args=[case.pk, notice.pk])
-    ).content.decode()
+    body = (
+        client_for("village")
+        .get(reverse("monitoring:notice_print", args=[case.pk, notice.pk]))
+        .content.decode()
+    )
     assert "李秀英" in body and "南屏村" in body
     for person in hh.members.all():
         assert person.id_number not in body and person.id_number[-6:] not in body
@@ -195,19 +207,29 @@ def test_warning_list_filters_and_dispatch(client_for, users, world, warning, sc
                       HTTP_HX_TARGET="warning-list").content.decode()  # fmt: skip
     assert "<html" not in part and f'data-warning="{red.pk}"' in part
     # dispatch two at once
-    response = client.post(reverse("monitoring:warnings_dispatch"), {"finding": [red.pk, orange.pk]})
+    response = client.post(
+        reverse("monitoring:warnings_dispatch"), {"finding": [red.pk, orange.pk]}
+    )
     assert response.status_code == 302
     assert Case.objects.filter(source="department_warning").count() == 2
     body = client.get(reverse("monitoring:warnings"), {"status": "undispatched"}).content.decode()
     assert f'data-warning="{red.pk}"' not in body
     # another township's or county's warning cannot be dispatched, nor seen
-    assert client.post(reverse("monitoring:warnings_dispatch"), {"finding": [far.pk]}).status_code == 404
+    assert (
+        client.post(reverse("monitoring:warnings_dispatch"), {"finding": [far.pk]}).status_code
+        == 404
+    )
     assert client.get(reverse("monitoring:warning", args=[far.pk])).status_code == 404
     # village cadres see their village's warnings but do not dispatch
     village = client_for("village")
     assert village.get(reverse("monitoring:warning", args=[red.pk])).status_code == 200
-    assert village.post(reverse("monitoring:warnings_dispatch"), {"finding": [red.pk]}).status_code == 403
-    assert client_for("village_b").get(reverse("monitoring:warning", args=[red.pk])).status_code == 404
+    assert (
+        village.post(reverse("monitoring:warnings_dispatch"), {"finding": [red.pk]}).status_code
+        == 403
+    )
+    assert (
+        client_for("village_b").get(reverse("monitoring:warning", args=[red.pk])).status_code == 404
+    )
 
 
 def test_record_a_clue_page(client_for, world):
@@ -235,7 +257,10 @@ def test_my_work_lists_overdue_first(client_for, users, world):
     body = client_for("village").get(reverse("monitoring:my_work")).content.decode()
     assert body.index(f'data-case="{late.pk}"') < body.index(f'data-case="{fresh.pk}"')
     assert 'data-testid="overdue"' in body
-    assert f'data-case="{late.pk}"' not in client_for("village_b").get(reverse("monitoring:my_work")).content.decode()
+    assert (
+        f'data-case="{late.pk}"'
+        not in client_for("village_b").get(reverse("monitoring:my_work")).content.decode()
+    )
 
 
 def test_profile_panel_and_dashboard_contribution(client_for, users, world, rf):
@@ -253,7 +278,25 @@ def test_profile_panel_and_dashboard_contribution(client_for, users, world, rf):
     request.user = users["village"]
     ctx = panels.profile_context(request, world.households["A2"])
     assert [c.pk for c in ctx["cases"]] == [late.pk] and ctx["cases"][0].overdue_today
-    body = client_for("village").get(
-        reverse("household_profile", args=[world.households["A2"].household_id])
-    ).content.decode()
+    body = (
+        client_for("village")
+        .get(reverse("household_profile", args=[world.households["A2"].household_id]))
+        .content.decode()
+    )
     assert 'data-panel="monitoring-cases"' in body and f'data-case="{late.pk}"' in body
+    home = client_for("township").get(reverse("home")).content.decode()
+    assert 'data-testid="dashboard-overdue"' in home and f"#{late.pk}" in home
+
+
+def test_readiness_explains_what_is_missing(client_for, users, world, assessment):
+    case = flow.monitored(users, world.households["A2"])  # decided in 2024, nothing delivered yet
+    url = reverse("monitoring:case_readiness", args=[case.pk])
+    body = client_for("village").get(url).content.decode()
+    assert 'data-shortfall="measure"' in body and 'data-shortfall="months"' not in body
+    case = flow.with_delivered_measures(users, case)
+    assessment.level, assessment.rules = "orange", ["M-HOUSING"]
+    body = client_for("county").get(url).content.decode()
+    assert 'data-shortfall="rules"' in body and "M-HOUSING" in body
+    assessment.level, assessment.rules = None, []
+    assert 'data-testid="readiness-ok"' in client_for("county").get(url).content.decode()
+    assert client_for("village_b").get(url).status_code == 404

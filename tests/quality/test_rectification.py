@@ -33,7 +33,9 @@ def test_assign_rectify_and_verify_on_the_next_screen(users, world, finding, run
     assert (rect.state, rect.verified_run, rect.version) == ("verified", nxt, 3)
     assert list(rect.events.values_list("action", flat=True)) == ["assign", "rectify", "verify"]
     assert set(
-        AuditEvent.objects.filter(object_type="quality.rectification").values_list("action", flat=True)
+        AuditEvent.objects.filter(object_type="quality.rectification").values_list(
+            "action", flat=True
+        )
     ) == {"quality.assign", "quality.rectify", "quality.verify"}
     assert services.rectifications_verify(run=nxt) == {"verified": 0, "reopened": 0}
 
@@ -78,7 +80,10 @@ def test_findings_resolved_before_rectification_are_verified_too(users, world, f
     assert rect.state == "verified"
     with pytest.raises(TransitionNotAllowed):
         services.finding_assign(
-            actor=users["county"], finding=f, assignee=users["village"], expected_version=rect.version
+            actor=users["county"],
+            finding=f,
+            assignee=users["village"],
+            expected_version=rect.version,
         )
 
 
@@ -134,10 +139,17 @@ def test_quality_pages_are_scoped(client, users, world, finding):
     assert f'data-finding="{other_check.pk}"' in body and f'data-finding="{mine.pk}"' not in body
     assert client.get(reverse("quality:finding", args=[far.pk])).status_code == 404
     assert client.get(reverse("quality:finding", args=[mine.pk])).status_code == 200
-    assert client.post(reverse("quality:assign", args=[mine.pk]), {"assignee": users["village"].pk}).status_code == 403
+    assert (
+        client.post(
+            reverse("quality:assign", args=[mine.pk]), {"assignee": users["village"].pk}
+        ).status_code
+        == 403
+    )
     client.force_login(users["village_b"])
     assert client.get(reverse("quality:finding", args=[mine.pk])).status_code == 404
-    assert client.post(reverse("quality:rectify", args=[mine.pk]), {"version": 1}).status_code == 404
+    assert (
+        client.post(reverse("quality:rectify", args=[mine.pk]), {"version": 1}).status_code == 404
+    )
     client.logout()
     assert client.get(reverse("quality:findings")).status_code == 302
 

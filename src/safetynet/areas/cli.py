@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
         report_dir: Path = typer.Option(
             None, "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
         ),
-        as_json: bool = typer.Option(False, "--json", help="以JSON输出结果 / print the result as JSON"),
+        as_json: bool = typer.Option(
+            False, "--json", help="以JSON输出结果 / print the result as JSON"
+        ),
     ) -> None:
         """导入区划树（全部成功或全部不导入，可重复）/ Import the area tree (all or nothing, idempotent)."""
         from safetynet.cli import setup_django

@@ -36,10 +36,20 @@ class AssistanceConfig(AppConfig):
         from . import panels
 
         staff = ("village", "township", "county", "region", "admin")
-        hooks.register_nav("assistance", _("Social assistance"), "assistance:index", order=30,
-                           roles=staff, icon="🤝")
+        hooks.register_nav(
+            "assistance",
+            _("Social assistance"),
+            "assistance:index",
+            order=30,
+            roles=staff,
+            icon="🤝",
+        )
         hooks.register_profile_panel(
-            "assistance", _("Social assistance"), "assistance/_profile_panel.html",
-            context=panels.profile_context, order=45, roles=staff,
+            "assistance",
+            _("Social assistance"),
+            "assistance/_profile_panel.html",
+            context=panels.profile_context,
+            order=45,
+            roles=staff,
         )
         hooks.register_timeline_source("assistance", panels.timeline_source)

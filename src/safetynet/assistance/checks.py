@@ -25,15 +25,26 @@ from safetynet.core.masking import mask_id_number
 
 from . import clocks, evidence
 from .models import Application, ChangeProposal, EnrolmentMember, RollLine
-from .parameters import param
+from .parameters import params_for_areas
 
 CHECK_IDS = [
-    "Q-DEAD-PAID", "Q-DEAD-LATE", "Q-VEHICLE", "Q-BUSINESS", "Q-PAYROLL", "Q-DOUBLE",
-    "Q-OMIT-DIBAO", "Q-WRONG-DIBAO", "Q-AMOUNT", "Q-REVIEW",
+    "Q-DEAD-PAID",
+    "Q-DEAD-LATE",
+    "Q-VEHICLE",
+    "Q-BUSINESS",
+    "Q-PAYROLL",
+    "Q-DOUBLE",
+    "Q-OMIT-DIBAO",
+    "Q-WRONG-DIBAO",
+    "Q-AMOUNT",
+    "Q-REVIEW",
 ]
 ELIGIBILITY_CHECKS = {"Q-OMIT-DIBAO", "Q-WRONG-DIBAO", "Q-AMOUNT"}
-PROGRAMME_WORDS = {"dibao": ("低保", "dibao"), "single": ("单人户施保", "single-person dibao"),
-                   "tekun": ("特困供养", "tekun")}
+PROGRAMME_WORDS = {
+    "dibao": ("低保", "dibao"),
+    "single": ("单人户施保", "single-person dibao"),
+    "tekun": ("特困供养", "tekun"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -60,81 +71,161 @@ MONEY = pa.decimal128(14, 2)
 
 def _members(area_code: str, as_of: dt.date) -> pa.Table:
     qs = EnrolmentMember.objects.filter(enrolment__village_code__startswith=area_code).values_list(
-        "enrolment_id", "programme", "enrolment__household__household_id", "person__id_number",
-        "person__name", "enrolment__county_code", "enrolment__village_code", "active", "from_month",
-        "to_month", "enrolment__status", "enrolment__separately_registered", "enrolment__start_month",
-        "enrolment__end_month", "enrolment__next_review_on", "enrolment__status",
+        "enrolment_id",
+        "programme",
+        "enrolment__household__household_id",
+        "person__id_number",
+        "person__name",
+        "enrolment__county_code",
+        "enrolment__village_code",
+        "active",
+        "from_month",
+        "to_month",
+        "enrolment__status",
+        "enrolment__separately_registered",
+        "enrolment__start_month",
+        "enrolment__end_month",
+        "enrolment__next_review_on",
+        "enrolment__status",
         "enrolment__person__id_number",
     )
     rows = [(*r[:15], r[15] == "grace", r[16]) for r in qs.iterator(chunk_size=10000)]
     return _table(
-        [("enrolment_id", pa.int64()), ("programme", pa.string()), ("household_id", pa.string()),
-         ("id_number", pa.string()), ("name", pa.string()), ("county_code", pa.string()),
-         ("village_code", pa.string()), ("active", pa.bool_()), ("from_month", pa.date32()),
-         ("to_month", pa.date32()), ("enrol_status", pa.string()),
-         ("separately_registered", pa.bool_()), ("start_month", pa.date32()),
-         ("end_month", pa.date32()), ("next_review_on", pa.date32()), ("in_grace", pa.bool_()),
-         ("person_id_number", pa.string())],
+        [
+            ("enrolment_id", pa.int64()),
+            ("programme", pa.string()),
+            ("household_id", pa.string()),
+            ("id_number", pa.string()),
+            ("name", pa.string()),
+            ("county_code", pa.string()),
+            ("village_code", pa.string()),
+            ("active", pa.bool_()),
+            ("from_month", pa.date32()),
+            ("to_month", pa.date32()),
+            ("enrol_status", pa.string()),
+            ("separately_registered", pa.bool_()),
+            ("start_month", pa.date32()),
+            ("end_month", pa.date32()),
+            ("next_review_on", pa.date32()),
+            ("in_grace", pa.bool_()),
+            ("person_id_number", pa.string()),
+        ],
         rows,
     )
 
 
 def _registry_deaths(area_code: str) -> pa.Table:
     qs = (
-        EnrolmentMember.objects.filter(enrolment__village_code__startswith=area_code,
-                                       person__status="deceased")
-        .values_list("person__id_number", flat=True).distinct()
+        EnrolmentMember.objects.filter(
+            enrolment__village_code__startswith=area_code, person__status="deceased"
+        )
+        .values_list("person__id_number", flat=True)
+        .distinct()
     )
     return _table([("id_number", pa.string())], [(i,) for i in qs])
 
 
 def _proposals(area_code: str) -> pa.Table:
     qs = ChangeProposal.objects.filter(enrolment__village_code__startswith=area_code).values_list(
-        "enrolment_id", "enrolment__household__household_id", "person__id_number", "event_date",
-        "due_on", "state", "processed_on",
+        "enrolment_id",
+        "enrolment__household__household_id",
+        "person__id_number",
+        "event_date",
+        "due_on",
+        "state",
+        "processed_on",
     )
     return _table(
-        [("enrolment_id", pa.int64()), ("household_id", pa.string()), ("id_number", pa.string()),
-         ("event_date", pa.date32()), ("due_on", pa.date32()), ("state", pa.string()),
-         ("processed_on", pa.date32())],
+        [
+            ("enrolment_id", pa.int64()),
+            ("household_id", pa.string()),
+            ("id_number", pa.string()),
+            ("event_date", pa.date32()),
+            ("due_on", pa.date32()),
+            ("state", pa.string()),
+            ("processed_on", pa.date32()),
+        ],
         qs.iterator(chunk_size=10000),
     )
 
 
 def _lines(area_code: str, month: dt.date, enrolment_ids: list[int]) -> pa.Table:
     base = RollLine.objects.filter(roll__status="approved", village_code__startswith=area_code)
-    fields = ("roll__month", "roll__county_code", "village_code", "kind", "enrolment_id",
-              "household__household_id", "person__id_number", "amount", "override_id")
-    rows = [r[:8] + (r[8] is not None,) for r in base.filter(roll__month=month).values_list(*fields)]
+    fields = (
+        "roll__month",
+        "roll__county_code",
+        "village_code",
+        "kind",
+        "enrolment_id",
+        "household__household_id",
+        "person__id_number",
+        "amount",
+        "override_id",
+    )
+    rows = [
+        r[:8] + (r[8] is not None,) for r in base.filter(roll__month=month).values_list(*fields)
+    ]
     for start in range(0, len(enrolment_ids), 5000):
-        chunk = enrolment_ids[start:start + 5000]
-        rows += [r[:8] + (r[8] is not None,) for r in
-                 base.filter(enrolment_id__in=chunk).exclude(roll__month=month).values_list(*fields)]
+        chunk = enrolment_ids[start : start + 5000]
+        rows += [
+            r[:8] + (r[8] is not None,)
+            for r in base.filter(enrolment_id__in=chunk)
+            .exclude(roll__month=month)
+            .values_list(*fields)
+        ]
     return _table(
-        [("roll_month", pa.date32()), ("county_code", pa.string()), ("village_code", pa.string()),
-         ("kind", pa.string()), ("enrolment_id", pa.int64()), ("household_id", pa.string()),
-         ("person_id_number", pa.string()), ("amount", MONEY), ("override", pa.bool_())],
+        [
+            ("roll_month", pa.date32()),
+            ("county_code", pa.string()),
+            ("village_code", pa.string()),
+            ("kind", pa.string()),
+            ("enrolment_id", pa.int64()),
+            ("household_id", pa.string()),
+            ("person_id_number", pa.string()),
+            ("amount", MONEY),
+            ("override", pa.bool_()),
+        ],
         rows,
     )
 
 
 def _params(villages: set[str], as_of: dt.date) -> pa.Table:
+    names = [
+        "dibao.death_processing_months",
+        "dibao.exempt_vehicle_types",
+        "quality.amount_tolerance",
+    ]
+    values = params_for_areas(names, sorted(villages), as_of)
     rows = []
     for village in sorted(villages):
-        rows.append((
-            village,
-            int(param("dibao.death_processing_months", village, as_of)),
-            [str(t) for t in param("dibao.exempt_vehicle_types", village, as_of)],
-            Decimal(str(param("quality.amount_tolerance", village, as_of))).quantize(Decimal("0.01")),
-        ))
-    return _table([("village_code", pa.string()), ("death_months", pa.int32()),
-                   ("exempt_vehicle_types", pa.list_(pa.string())), ("amount_tolerance", MONEY)], rows)
+        v = values[village]
+        rows.append(
+            (
+                village,
+                int(v["dibao.death_processing_months"]),
+                [str(t) for t in v["dibao.exempt_vehicle_types"]],
+                Decimal(str(v["quality.amount_tolerance"])).quantize(Decimal("0.01")),
+            )
+        )
+    return _table(
+        [
+            ("village_code", pa.string()),
+            ("death_months", pa.int32()),
+            ("exempt_vehicle_types", pa.list_(pa.string())),
+            ("amount_tolerance", MONEY),
+        ],
+        rows,
+    )
 
 
 def _pending(area_code: str) -> pa.Table:
-    qs = Application.objects.filter(
-        programme="dibao", status="in_progress", village_code__startswith=area_code
-    ).values_list("household__household_id", flat=True).distinct()
+    qs = (
+        Application.objects.filter(
+            programme="dibao", status="in_progress", village_code__startswith=area_code
+        )
+        .values_list("household__household_id", flat=True)
+        .distinct()
+    )
     return _table([("household_id", pa.string())], [(h,) for h in qs])
 
 
@@ -144,17 +235,33 @@ def _pending(area_code: str) -> pa.Table:
 def _eligibility_table(rows) -> pa.Table:
     if isinstance(rows, pa.Table):
         table = rows
-        keep = [c for c in ("household_id", "dibao_eligible", "dibao_amount") if c in table.column_names]
+        keep = [
+            c for c in ("household_id", "dibao_eligible", "dibao_amount") if c in table.column_names
+        ]
         table = table.select(keep)
-        return table.cast(pa.schema([("household_id", pa.string()), ("dibao_eligible", pa.bool_()),
-                                     ("dibao_amount", MONEY)]))
+        return table.cast(
+            pa.schema(
+                [
+                    ("household_id", pa.string()),
+                    ("dibao_eligible", pa.bool_()),
+                    ("dibao_amount", MONEY),
+                ]
+            )
+        )
     out = []
     for row in rows:
         amount = row.get("dibao_amount")
-        out.append((str(row["household_id"]), bool(row["dibao_eligible"]),
-                    Decimal(str(amount or 0)).quantize(Decimal("0.01"))))
-    return _table([("household_id", pa.string()), ("dibao_eligible", pa.bool_()),
-                   ("dibao_amount", MONEY)], out)
+        out.append(
+            (
+                str(row["household_id"]),
+                bool(row["dibao_eligible"]),
+                Decimal(str(amount or 0)).quantize(Decimal("0.01")),
+            )
+        )
+    return _table(
+        [("household_id", pa.string()), ("dibao_eligible", pa.bool_()), ("dibao_amount", MONEY)],
+        out,
+    )
 
 
 def latest_screen_eligibility(as_of: dt.date) -> pa.Table | None:
@@ -165,7 +272,9 @@ def latest_screen_eligibility(as_of: dt.date) -> pa.Table | None:
         return None
     run = (
         ScreenRun.objects.filter(as_of=as_of, status="succeeded", area_codes=[])
-        .exclude(results_path="").order_by("-id").first()
+        .exclude(results_path="")
+        .order_by("-id")
+        .first()
     )
     if run is None:
         return None
@@ -189,8 +298,13 @@ def _assessed_eligibility(household_ids: set[str], as_of: dt.date) -> pa.Table:
     for hid in sorted(household_ids):
         result = assessment.assess(hid, as_of=as_of)
         block = result.get("dibao") or {}
-        rows.append({"household_id": hid, "dibao_eligible": bool(block.get("eligible")),
-                     "dibao_amount": block.get("monthly_amount") or 0})
+        rows.append(
+            {
+                "household_id": hid,
+                "dibao_eligible": bool(block.get("eligible")),
+                "dibao_amount": block.get("monthly_amount") or 0,
+            }
+        )
     return _eligibility_table(rows)
 
 
@@ -230,14 +344,18 @@ def run_checks(
             params={"as_of": as_of},
         ).to_arrow_table()
         con.register("deaths", deaths)
-        dead_enrolments = [r[0] for r in con.execute(
-            "select distinct m.enrolment_id from members m join deaths d using (id_number)"
-        ).fetchall()]
+        dead_enrolments = [
+            r[0]
+            for r in con.execute(
+                "select distinct m.enrolment_id from members m join deaths d using (id_number)"
+            ).fetchall()
+        ]
         con.register("proposals", _proposals(area_code))
         lines = _lines(area_code, month, dead_enrolments)
         con.register("lines", lines)
         villages = set(members.column("village_code").to_pylist()) | set(
-            lines.column("village_code").to_pylist())
+            lines.column("village_code").to_pylist()
+        )
         con.register("params", _params(villages, as_of))
         con.register("pending", _pending(area_code))
 
@@ -248,9 +366,12 @@ def run_checks(
             else:
                 table = latest_screen_eligibility(as_of)
             if table is None:
-                enrolled = set(con.execute(
-                    "select distinct household_id from members where programme = 'dibao' "
-                    "and active and enrol_status <> 'stopped'").fetchall())
+                enrolled = set(
+                    con.execute(
+                        "select distinct household_id from members where programme = 'dibao' "
+                        "and active and enrol_status <> 'stopped'"
+                    ).fetchall()
+                )
                 table = _assessed_eligibility({h[0] for h in enrolled}, as_of)
                 wanted = [c for c in wanted if c != "Q-OMIT-DIBAO"]
             con.register("eligibility", table)
@@ -280,9 +401,11 @@ def _limit_to_area(findings: list[dict], area_code: str) -> list[dict]:
     ids = sorted({f["household_id"] for f in findings if f["check"] == "Q-OMIT-DIBAO"})
     inside: set[str] = set()
     for start in range(0, len(ids), 5000):
-        inside |= set(Household.objects.filter(household_id__in=ids[start:start + 5000],
-                                               village_id__startswith=area_code)
-                      .values_list("household_id", flat=True))
+        inside |= set(
+            Household.objects.filter(
+                household_id__in=ids[start : start + 5000], village__code__startswith=area_code
+            ).values_list("household_id", flat=True)
+        )
     return [f for f in findings if f["check"] != "Q-OMIT-DIBAO" or f["household_id"] in inside]
 
 
@@ -313,7 +436,9 @@ def _finding(check: str, spec: dict, row: dict) -> dict:
         if row.get("months_paid"):
             first = _text(row.get("first_month"))[:7]
             zh.append(f"死亡月份之后仍发放 {row['months_paid']} 个月（自 {first}）")
-            en.append(f"paid for {row['months_paid']} month(s) after the death month (from {first})")
+            en.append(
+                f"paid for {row['months_paid']} month(s) after the death month (from {first})"
+            )
             if row.get("override"):
                 zh.append("含经审计的例外批准")
                 en.append("including an audited override")

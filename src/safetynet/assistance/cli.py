@@ -27,7 +27,9 @@ def _date(text: str | None, *, default_today: bool = True) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise ValidationFailed(f"日期格式应为 YYYY-MM-DD：{text!r}", f"dates are YYYY-MM-DD: {text!r}") from exc
+        raise ValidationFailed(
+            f"日期格式应为 YYYY-MM-DD：{text!r}", f"dates are YYYY-MM-DD: {text!r}"
+        ) from exc
 
 
 def _user(username: str | None):
@@ -52,8 +54,10 @@ def _roll(ref: str, actor):
     elif ref.isdigit():
         roll = Roll.objects.filter(pk=int(ref)).first()
     else:
-        raise ValidationFailed(f"花名册应写作编号或 县代码:YYYY-MM：{ref!r}",
-                               f"give a roll as its id or COUNTY:YYYY-MM: {ref!r}")
+        raise ValidationFailed(
+            f"花名册应写作编号或 县代码:YYYY-MM：{ref!r}",
+            f"give a roll as its id or COUNTY:YYYY-MM: {ref!r}",
+        )
     if roll is None:
         raise NotFound(f"未找到发放花名册 {ref}", f"payment roll {ref} not found")
     if actor is not None:
@@ -82,18 +86,34 @@ def register(app: typer.Typer) -> None:
     @assistance.command("apply")
     def apply(
         household: str = typer.Option(..., "--household", help="户编号 / household ID"),
-        programme: str = typer.Option(..., "--programme",
-                                      help="dibao 低保 | single 单人户施保 | tekun 特困 | temporary 临时救助"),
-        person: str = typer.Option("", "--person", help="申请人身份证号（单人户、特困）/ applicant's ID number"),
+        programme: str = typer.Option(
+            ...,
+            "--programme",
+            help="dibao 低保 | single 单人户施保 | tekun 特困 | temporary 临时救助",
+        ),
+        person: str = typer.Option(
+            "", "--person", help="申请人身份证号（单人户、特困）/ applicant's ID number"
+        ),
         temp_type: str = typer.Option("", "--type", help="emergency 急难型 | expenditure 支出型"),
         need: str = typer.Option("", "--need", help="救助需求金额（元）/ amount needed (yuan)"),
         event: str = typer.Option("", "--event", help="事由 / what happened"),
-        accepted_on: str = typer.Option("", "--accepted-on", help="受理日期，默认今天 / date accepted (default today)"),
-        source_case: str = typer.Option("", "--source-case", help="来源监测案件编号 / monitoring case it came from"),
-        track: str = typer.Option("standard", "--track", help="standard 一般 | delegated 委托乡镇 | special 特殊情况"),
-        special_reason: str = typer.Option("", "--special-reason", help="特殊情况原因 / reason for a special case"),
-        related: bool = typer.Option(False, "--related-to-staff",
-                                     help="近亲属为经办人员或村委会成员（单独登记备案）/ relative of staff"),
+        accepted_on: str = typer.Option(
+            "", "--accepted-on", help="受理日期，默认今天 / date accepted (default today)"
+        ),
+        source_case: str = typer.Option(
+            "", "--source-case", help="来源监测案件编号 / monitoring case it came from"
+        ),
+        track: str = typer.Option(
+            "standard", "--track", help="standard 一般 | delegated 委托乡镇 | special 特殊情况"
+        ),
+        special_reason: str = typer.Option(
+            "", "--special-reason", help="特殊情况原因 / reason for a special case"
+        ),
+        related: bool = typer.Option(
+            False,
+            "--related-to-staff",
+            help="近亲属为经办人员或村委会成员（单独登记备案）/ relative of staff",
+        ),
         related_note: str = typer.Option("", "--related-note", help="亲属关系说明 / the relation"),
         user: str = typer.Option("", "--user", help=USER_HELP),
         as_json: bool = typer.Option(False, "--json", help="输出 JSON / JSON output"),
@@ -103,22 +123,41 @@ def register(app: typer.Typer) -> None:
         from . import services
 
         app_obj = services.application_create(
-            actor=_user(user), household_id=household, programme=programme,
-            accepted_on=_date(accepted_on), person_id_number=person or None, temp_type=temp_type,
-            need=need or None, event=event, source_case_id=source_case, track=track,
-            special_reason=special_reason, related_to_staff=related, related_note=related_note,
+            actor=_user(user),
+            household_id=household,
+            programme=programme,
+            accepted_on=_date(accepted_on),
+            person_id_number=person or None,
+            temp_type=temp_type,
+            need=need or None,
+            event=event,
+            source_case_id=source_case,
+            track=track,
+            special_reason=special_reason,
+            related_to_staff=related,
+            related_note=related_note,
         )
         if as_json:
-            _echo_json({"id": app_obj.pk, "programme": app_obj.programme, "status": app_obj.status,
-                        "assessment": app_obj.assessment})
+            _echo_json(
+                {
+                    "id": app_obj.pk,
+                    "programme": app_obj.programme,
+                    "status": app_obj.status,
+                    "assessment": app_obj.assessment,
+                }
+            )
             return
-        typer.echo(f"已受理申请 #{app_obj.pk}（{app_obj.get_programme_display()}）/ "
-                   f"application #{app_obj.pk} accepted ({app_obj.programme})")
+        typer.echo(
+            f"已受理申请 #{app_obj.pk}（{app_obj.get_programme_display()}）/ "
+            f"application #{app_obj.pk} accepted ({app_obj.programme})"
+        )
 
     @assistance.command("show")
     def show(
         application_id: int = typer.Argument(..., help="申请编号 / application id"),
-        as_of: str = typer.Option("", "--as-of", help="计时参照日期 / clocks as of (default today)"),
+        as_of: str = typer.Option(
+            "", "--as-of", help="计时参照日期 / clocks as of (default today)"
+        ),
         user: str = typer.Option("", "--user", help=USER_HELP),
         as_json: bool = typer.Option(False, "--json", help="输出 JSON / JSON output"),
     ) -> None:
@@ -130,13 +169,21 @@ def register(app: typer.Typer) -> None:
         app_obj = selectors.application(_user(user), application_id)
         rows = [c.as_dict() for c in clocks_for(app_obj, today=_date(as_of))]
         if as_json:
-            _echo_json({"id": app_obj.pk, "status": app_obj.status, "step": current_step(app_obj),
-                        "clocks": rows})
+            _echo_json(
+                {
+                    "id": app_obj.pk,
+                    "status": app_obj.status,
+                    "step": current_step(app_obj),
+                    "clocks": rows,
+                }
+            )
             return
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"申请 #{app_obj.pk} {app_obj.get_programme_display()} · {app_obj.get_status_display()}")
+        table = Table(
+            title=f"申请 #{app_obj.pk} {app_obj.get_programme_display()} · {app_obj.get_status_display()}"
+        )
         for col in ("步骤 / step", "期限 / due", "完成 / done", "状态 / state"):
             table.add_column(col)
         for r in rows:
@@ -146,7 +193,9 @@ def register(app: typer.Typer) -> None:
     @assistance.command("reviews")
     def reviews(
         as_of: str = typer.Option("", "--as-of", help="参照日期 / as of (default today)"),
-        within: int = typer.Option(0, "--within", help="含未来若干天内到期 / include reviews due within N days"),
+        within: int = typer.Option(
+            0, "--within", help="含未来若干天内到期 / include reviews due within N days"
+        ),
         area: str = typer.Option("", "--area", help="区划代码前缀 / area code"),
         user: str = typer.Option("", "--user", help=USER_HELP),
         as_json: bool = typer.Option(False, "--json", help="输出 JSON / JSON output"),
@@ -156,18 +205,27 @@ def register(app: typer.Typer) -> None:
         from . import selectors
 
         rows = [
-            {"enrolment": e.pk, "programme": e.programme, "household_id": e.household.household_id,
-             "village_code": e.village_code, "household_type": e.household_type,
-             "next_review_on": e.next_review_on.isoformat()}
-            for e in selectors.reviews_due(_user(user), as_of=_date(as_of), within_days=within, area_code=area)
+            {
+                "enrolment": e.pk,
+                "programme": e.programme,
+                "household_id": e.household.household_id,
+                "village_code": e.village_code,
+                "household_type": e.household_type,
+                "next_review_on": e.next_review_on.isoformat(),
+            }
+            for e in selectors.reviews_due(
+                _user(user), as_of=_date(as_of), within_days=within, area_code=area
+            )
         ]
         if as_json:
             for r in rows:
                 _echo_json(r)
             return
         for r in rows:
-            typer.echo(f"{r['next_review_on']}  #{r['enrolment']}  {r['programme']:<6} {r['household_id']}  "
-                       f"{r['village_code']}  {r['household_type']}")
+            typer.echo(
+                f"{r['next_review_on']}  #{r['enrolment']}  {r['programme']:<6} {r['household_id']}  "
+                f"{r['village_code']}  {r['household_type']}"
+            )
         typer.echo(f"共 {len(rows)} 个 / {len(rows)} due")
 
     @assistance.command("deaths")
@@ -214,18 +272,25 @@ def register(app: typer.Typer) -> None:
 
         from . import clocks, rolls
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      transient=True) as progress:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        ) as progress:
             progress.add_task(f"生成 {county} {month} 花名册 / generating the roll", total=None)
-            roll = rolls.roll_generate(actor=_user(user), county_code=county, month=clocks.parse_month(month))
+            roll = rolls.roll_generate(
+                actor=_user(user), county_code=county, month=clocks.parse_month(month)
+            )
         withheld = len(roll.check_report.get("generation", {}).get("withheld", []))
-        typer.echo(f"花名册 #{roll.pk} {roll.county_code} {roll.month:%Y-%m}：{roll.line_count} 笔，"
-                   f"合计 {roll.total_amount} 元，因死亡暂停 {withheld} 户 / roll #{roll.pk}: "
-                   f"{roll.line_count} lines, {roll.total_amount} yuan, {withheld} withheld (deaths)")
+        typer.echo(
+            f"花名册 #{roll.pk} {roll.county_code} {roll.month:%Y-%m}：{roll.line_count} 笔，"
+            f"合计 {roll.total_amount} 元，因死亡暂停 {withheld} 户 / roll #{roll.pk}: "
+            f"{roll.line_count} lines, {roll.total_amount} yuan, {withheld} withheld (deaths)"
+        )
 
     @roll_app.command("check")
     def roll_check(
-        roll_ref: str = typer.Argument(..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"),
+        roll_ref: str = typer.Argument(
+            ..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"
+        ),
         user: str = typer.Option(..., "--user", help=USER_HELP),
     ) -> None:
         """核对并提交审批（制单人）/ Check the roll and submit it (maker)."""
@@ -236,14 +301,18 @@ def register(app: typer.Typer) -> None:
         roll = _roll(roll_ref, actor)
         roll = rolls.roll_check(actor=actor, roll_id=roll.pk, version=roll.version)
         check = roll.check_report["check"]
-        typer.echo(f"已核对 #{roll.pk}；无账号 {check['households_without_account']} 户；"
-                   f"对账{'平衡' if check['balanced'] else '不平衡'} / checked; "
-                   f"{check['households_without_account']} without account; "
-                   f"{'balanced' if check['balanced'] else 'NOT balanced'}")
+        typer.echo(
+            f"已核对 #{roll.pk}；无账号 {check['households_without_account']} 户；"
+            f"对账{'平衡' if check['balanced'] else '不平衡'} / checked; "
+            f"{check['households_without_account']} without account; "
+            f"{'balanced' if check['balanced'] else 'NOT balanced'}"
+        )
 
     @roll_app.command("approve")
     def roll_approve(
-        roll_ref: str = typer.Argument(..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"),
+        roll_ref: str = typer.Argument(
+            ..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"
+        ),
         user: str = typer.Option(..., "--user", help=USER_HELP),
     ) -> None:
         """审批并锁定（复核人，须不同于核对人）/ Approve and lock (checker, not the maker)."""
@@ -257,10 +326,14 @@ def register(app: typer.Typer) -> None:
 
     @roll_app.command("export")
     def roll_export(
-        roll_ref: str = typer.Argument(..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"),
-        user: str = typer.Option(..., "--user", help="本县财务人员 / a finance officer of the county"),
+        roll_ref: str = typer.Argument(
+            ..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"
+        ),
+        user: str = typer.Option(
+            ..., "--user", help="本县财务人员 / a finance officer of the county"
+        ),
         fmt: str = typer.Option("csv", "--format", help="csv | xlsx"),
-        out: Path = typer.Option(None, "--out", help="输出目录 / output folder"),
+        out: Path = typer.Option(None, "--out", help="输出目录 / output folder"),  # noqa: B008
     ) -> None:
         """导出银行发放文件（含完整账号，留痕）/ Export the bank file (full accounts; audited)."""
         _setup()
@@ -269,13 +342,17 @@ def register(app: typer.Typer) -> None:
         actor = _user(user)
         roll = _roll(roll_ref, actor)
         result = rolls.roll_export(actor=actor, roll_id=roll.pk, fmt=fmt, out_dir=out)
-        typer.echo(f"{result['path']}：{result['rows']} 户，合计 {result['total']} 元，"
-                   f"未导出 {len(result['excluded'])} 户 / {result['rows']} rows, {result['total']} yuan, "
-                   f"{len(result['excluded'])} not exported")
+        typer.echo(
+            f"{result['path']}：{result['rows']} 户，合计 {result['total']} 元，"
+            f"未导出 {len(result['excluded'])} 户 / {result['rows']} rows, {result['total']} yuan, "
+            f"{len(result['excluded'])} not exported"
+        )
 
     @roll_app.command("reconcile")
     def roll_reconcile(
-        roll_ref: str = typer.Argument(..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"),
+        roll_ref: str = typer.Argument(
+            ..., help="花名册编号或 县代码:YYYY-MM / roll id or COUNTY:YYYY-MM"
+        ),
         user: str = typer.Option("", "--user", help=USER_HELP),
         as_json: bool = typer.Option(False, "--json", help="输出 JSON / JSON output"),
     ) -> None:
@@ -289,7 +366,9 @@ def register(app: typer.Typer) -> None:
             _echo_json(result)
             return
         s = result["summary"]
-        typer.echo(f"{roll.county_code} {s['month']}（上月 / previous {s['previous_month'] or '—'}）")
+        typer.echo(
+            f"{roll.county_code} {s['month']}（上月 / previous {s['previous_month'] or '—'}）"
+        )
         typer.echo(f"  应发对象 / enrolments due  {s['enrolments_due']}")
         typer.echo(f"  延续 / carried   {s['carried']['count']:>6}  {s['carried']['total']}")
         typer.echo(f"  新增 / new       {s['new']['count']:>6}  {s['new']['total']}")
@@ -298,7 +377,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  因死亡暂停 / withheld  {s['withheld_deaths']}")
         for kind, v in s["other"].items():
             typer.echo(f"  {kind:<10} {v['count']:>6}  {v['total']}")
-        typer.echo(f"  合计 / total {s['roll_total']}  {'平衡 / balanced' if result['balanced'] else '不平衡 / NOT balanced'}")
+        typer.echo(
+            f"  合计 / total {s['roll_total']}  {'平衡 / balanced' if result['balanced'] else '不平衡 / NOT balanced'}"
+        )
 
     @roll_app.command("list")
     def roll_list(
@@ -310,5 +391,7 @@ def register(app: typer.Typer) -> None:
         from . import selectors
 
         for r in selectors.rolls(_user(user), county_code=county):
-            typer.echo(f"#{r.pk:<5} {r.county_code} {r.month:%Y-%m} {r.status:<9} v{r.version} "
-                       f"{r.line_count:>7} {r.total_amount:>14}")
+            typer.echo(
+                f"#{r.pk:<5} {r.county_code} {r.month:%Y-%m} {r.status:<9} v{r.version} "
+                f"{r.line_count:>7} {r.total_amount:>14}"
+            )

@@ -32,7 +32,9 @@ class CalendarOutOfRange(SafetyNetError):
 @lru_cache(maxsize=1)
 def coverage() -> tuple[int, int]:
     """First and last year the installed holiday data covers."""
-    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    years = {d.year for d in chinese_calendar.holidays} | {
+        d.year for d in chinese_calendar.workdays
+    }
     return min(years), max(years)
 
 

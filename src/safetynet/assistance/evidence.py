@@ -16,15 +16,24 @@ from collections.abc import Iterable, Mapping
 import duckdb
 import pyarrow as pa
 
-COMMON = [("record_id", pa.string()), ("event_date", pa.date32()), ("id_number", pa.string()),
-          ("household_id", pa.string())]
+COMMON = [
+    ("record_id", pa.string()),
+    ("event_date", pa.date32()),
+    ("id_number", pa.string()),
+    ("household_id", pa.string()),
+]
 
 FEED_SCHEMAS: dict[str, pa.Schema] = {
     "deaths": pa.schema(COMMON),
     "vehicles": pa.schema([*COMMON, ("vehicle_type", pa.string()), ("status", pa.string())]),
     "businesses": pa.schema(
-        [*COMMON, ("enterprise_name", pa.string()), ("role", pa.string()),
-         ("registered_capital", pa.float64()), ("status", pa.string())]
+        [
+            *COMMON,
+            ("enterprise_name", pa.string()),
+            ("role", pa.string()),
+            ("registered_capital", pa.float64()),
+            ("status", pa.string()),
+        ]
     ),
     "payroll": pa.schema([*COMMON, ("employer", pa.string())]),
 }

@@ -103,7 +103,9 @@ class Application(models.Model):
     notice_note = models.TextField(blank=True)
 
     decided_on = models.DateField(null=True, blank=True)
-    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     approver_level = models.CharField(max_length=10, blank=True, choices=Approver.choices)
     approved_amount = models.DecimalField(null=True, blank=True, **MONEY)
     case_by_case = models.BooleanField(default=False)
@@ -116,7 +118,9 @@ class Application(models.Model):
 
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.IN_PROGRESS)
     version = models.PositiveIntegerField(default=1)
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -223,6 +227,9 @@ class EnrolmentMember(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} in #{self.enrolment_id}"
+
 
 class AmountPeriod(models.Model):
     """The monthly amount of an enrolment from a month on. Append-only."""
@@ -243,7 +250,9 @@ class AmountPeriod(models.Model):
     note = models.TextField(blank=True)
     assessment = models.JSONField(default=dict, blank=True)
     assessment_as_of = models.DateField(null=True, blank=True)
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -252,6 +261,9 @@ class AmountPeriod(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(monthly_amount__gte=0), name="amount_not_negative")
         ]
+
+    def __str__(self) -> str:
+        return f"#{self.enrolment_id} {self.from_month:%Y-%m} {self.monthly_amount}"
 
 
 class Review(models.Model):
@@ -266,11 +278,16 @@ class Review(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     household_type = models.CharField(max_length=8, choices=Enrolment.HouseholdType.choices)
     note = models.TextField(blank=True)
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-reviewed_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.enrolment_id} {self.reviewed_on}"
 
 
 class ChangeProposal(models.Model):
@@ -312,6 +329,9 @@ class ChangeProposal(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.person_id} #{self.enrolment_id}"
+
 
 class CareAssessment(models.Model):
     """The six daily-living items of a tekun person (S3 Art. 20–23)."""
@@ -331,11 +351,16 @@ class CareAssessment(models.Model):
     items = models.JSONField(help_text="item → true when the person cannot do it")
     failed_count = models.PositiveSmallIntegerField()
     care_level = models.CharField(max_length=10, blank=True, help_text="from the rule engine")
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-assessed_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.assessed_on} {self.failed_count}"
 
 
 class Roll(models.Model):
@@ -354,16 +379,24 @@ class Roll(models.Model):
     total_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     check_report = models.JSONField(default=dict, blank=True)
     generated_at = models.DateTimeField(null=True, blank=True)
-    generated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    generated_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     checked_at = models.DateTimeField(null=True, blank=True)
-    checked_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    checked_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-month", "county_code"]
         constraints = [
-            models.UniqueConstraint(fields=["county_code", "month"], name="one_roll_per_county_month")
+            models.UniqueConstraint(
+                fields=["county_code", "month"], name="one_roll_per_county_month"
+            )
         ]
 
     def __str__(self) -> str:
@@ -417,6 +450,9 @@ class RollLine(models.Model):
             models.Index(fields=["enrolment", "roll"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.household_id} {self.amount}"
+
 
 class Adjustment(models.Model):
     """A correction to pay (positive) or recover (negative) in a later roll."""
@@ -432,12 +468,17 @@ class Adjustment(models.Model):
     )
     amount = models.DecimalField(**MONEY)
     reason = models.TextField()
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="adjustment_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.amount}"
 
 
 class PaymentFailure(models.Model):
@@ -446,8 +487,13 @@ class PaymentFailure(models.Model):
     line = models.OneToOneField(RollLine, on_delete=models.PROTECT, related_name="failure")
     reason = models.TextField()
     reported_on = models.DateField()
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"failed line {self.line_id}"
 
 
 class PaymentOverride(models.Model):
@@ -456,7 +502,9 @@ class PaymentOverride(models.Model):
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="overrides")
     month = models.DateField()
     reason = models.TextField()
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -464,13 +512,18 @@ class PaymentOverride(models.Model):
             models.UniqueConstraint(fields=["enrolment", "month"], name="one_override_per_month")
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.enrolment_id} {self.month:%Y-%m}"
+
 
 # Used by labels in templates and the CLI.
 STEP_LABELS = {
     "acceptance": bilingual("受理", "Acceptance"),
     "survey_start": bilingual("启动家庭经济状况调查", "Economic survey started"),
     "survey": bilingual("入户调查完成（乡镇意见）", "Survey done (township opinion)"),
-    "county_visit": bilingual("县级入户核查（单独登记备案）", "County home visit (separately registered)"),
+    "county_visit": bilingual(
+        "县级入户核查（单独登记备案）", "County home visit (separately registered)"
+    ),
     "check": bilingual("信息核对", "Information check"),
     "notice": bilingual("村级公示", "Village notice"),
     "decision": bilingual("审核确认", "Decision"),

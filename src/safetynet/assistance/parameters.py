@@ -58,8 +58,29 @@ def _policy_catalogue():
     return policy_params
 
 
-def _resolve_policy(name: str, area_code: str, as_of: dt.date) -> tuple[Any, dict] | None:
-    """Ask the policy catalogue (with officers' overrides when it offers them).
+def _overrides(catalogue) -> list:
+    """Officers' overrides (policy.selectors), when the policy app offers them."""
+    try:
+        from safetynet.policy.selectors import override_entries
+    except ImportError:
+        return []
+    return override_entries(params=catalogue)
+
+
+def _meta(entry) -> dict:
+    return {
+        "tag": entry.tag,
+        "source": entry.source,
+        "from": entry.start,
+        "area": entry.area,
+        "origin": entry.origin,
+    }
+
+
+def _resolve_policy(
+    name: str, area_code: str, as_of: dt.date, *, extra=None
+) -> tuple[Any, dict] | None:
+    """Ask the policy catalogue, officers' overrides included.
 
     None when the catalogue does not define the name; a broken catalogue raises its own
     bilingual error rather than being papered over by defaults.
@@ -67,16 +88,42 @@ def _resolve_policy(name: str, area_code: str, as_of: dt.date) -> tuple[Any, dic
     policy_params = _policy_catalogue()
     if policy_params is None:
         return None
-    resolver = getattr(policy_params, "resolve_in_force", None)
     catalogue = policy_params.default_parameters()
     if name not in catalogue.defs:
         return None
-    entry = resolver(name, area_code, as_of) if resolver else catalogue.resolve(name, area_code, as_of)
+    if extra is None:
+        extra = _overrides(catalogue)
+    entry = catalogue.resolve(name, area_code, as_of, extra=extra)
     if entry is None:
         return None
-    meta = {"tag": entry.tag, "source": entry.source, "from": entry.start, "area": entry.area,
-            "origin": entry.origin}
-    return entry.value, meta
+    return entry.value, _meta(entry)
+
+
+def params_for_areas(
+    names: list[str], area_codes: list[str], as_of: dt.date
+) -> dict[str, dict[str, Any]]:
+    """Many lookups at once (checks over a region): area code → name → value.
+
+    Officers' overrides are read once instead of once per lookup.
+    """
+    policy_params = _policy_catalogue()
+    extra = _overrides(policy_params.default_parameters()) if policy_params else []
+    out: dict[str, dict[str, Any]] = {}
+    for code in area_codes:
+        row = {}
+        for name in names:
+            found = _resolve_policy(name, code, as_of, extra=extra) or _resolve_local(
+                name, code, as_of
+            )
+            if found is None:
+                raise ValidationFailed(
+                    f"参数 {name} 在 {code or 'CN'} 于 {as_of} 无有效值",
+                    f"parameter {name} has no value for area {code or 'CN'} as of {as_of}",
+                    parameter=name,
+                )
+            row[name] = found[0]
+        out[code] = row
+    return out
 
 
 def param_with_source(name: str, area_code: str, as_of: dt.date) -> tuple[Any, dict]:

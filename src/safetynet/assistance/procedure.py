@@ -91,12 +91,22 @@ def clocks_for(app: Application, *, today: dt.date) -> list[Clock]:
     if app.programme in ("dibao", "single"):
         due = clocks.add_working_days(acc, param_int("dibao.survey_start_working_days", code, acc))
         out.append(
-            Clock("survey_start", STEP_LABELS["survey_start"], due, app.survey_started_on,
-                  _state(due, app.survey_started_on, today, True))
+            Clock(
+                "survey_start",
+                STEP_LABELS["survey_start"],
+                due,
+                app.survey_started_on,
+                _state(due, app.survey_started_on, today, True),
+            )
         )
         out.append(
-            Clock("survey", STEP_LABELS["survey"], None, app.survey_completed_on,
-                  _state(None, app.survey_completed_on, today, app.survey_started_on is not None))
+            Clock(
+                "survey",
+                STEP_LABELS["survey"],
+                None,
+                app.survey_completed_on,
+                _state(None, app.survey_completed_on, today, app.survey_started_on is not None),
+            )
         )
         check_due = None
         if app.survey_completed_on:
@@ -104,36 +114,66 @@ def clocks_for(app: Application, *, today: dt.date) -> list[Clock]:
                 app.survey_completed_on, param_int("dibao.check_start_working_days", code, acc)
             )
         out.append(
-            Clock("check", STEP_LABELS["check"], check_due, app.check_started_on,
-                  _state(check_due, app.check_started_on, today, app.survey_completed_on is not None))
+            Clock(
+                "check",
+                STEP_LABELS["check"],
+                check_due,
+                app.check_started_on,
+                _state(check_due, app.check_started_on, today, app.survey_completed_on is not None),
+            )
         )
     elif app.programme == "tekun":
         due = clocks.add_working_days(
             acc, param_int("tekun.township_opinion_working_days", code, acc)
         )
         out.append(
-            Clock("survey", STEP_LABELS["survey"], due, app.survey_completed_on,
-                  _state(due, app.survey_completed_on, today, True))
+            Clock(
+                "survey",
+                STEP_LABELS["survey"],
+                due,
+                app.survey_completed_on,
+                _state(due, app.survey_completed_on, today, True),
+            )
         )
         out.append(
-            Clock("check", STEP_LABELS["check"], None, app.check_started_on,
-                  _state(None, app.check_started_on, today, app.survey_completed_on is not None))
+            Clock(
+                "check",
+                STEP_LABELS["check"],
+                None,
+                app.check_started_on,
+                _state(None, app.check_started_on, today, app.survey_completed_on is not None),
+            )
         )
     elif app.temp_type == Application.TempType.EXPENDITURE:
         out.append(
-            Clock("survey", STEP_LABELS["survey"], None, app.survey_completed_on,
-                  _state(None, app.survey_completed_on, today, True))
+            Clock(
+                "survey",
+                STEP_LABELS["survey"],
+                None,
+                app.survey_completed_on,
+                _state(None, app.survey_completed_on, today, True),
+            )
         )
         out.append(
-            Clock("check", STEP_LABELS["check"], None, app.check_started_on,
-                  _state(None, app.check_started_on, today, app.survey_completed_on is not None))
+            Clock(
+                "check",
+                STEP_LABELS["check"],
+                None,
+                app.check_started_on,
+                _state(None, app.check_started_on, today, app.survey_completed_on is not None),
+            )
         )
     else:
         if app.advance_paid_on:
             out.append(Clock("advance", STEP_LABELS["advance"], None, app.advance_paid_on, "done"))
             out.append(
-                Clock("documented", STEP_LABELS["documented"], None, app.documented_on,
-                      _state(None, app.documented_on, today, True))
+                Clock(
+                    "documented",
+                    STEP_LABELS["documented"],
+                    None,
+                    app.documented_on,
+                    _state(None, app.documented_on, today, True),
+                )
             )
 
     if "notice" in steps_for(app):
@@ -143,13 +183,26 @@ def clocks_for(app: Application, *, today: dt.date) -> list[Clock]:
         state = "waiting"
         if app.notice_end:
             state = "done" if today >= app.notice_end else "running"
-        out.append(Clock("notice", STEP_LABELS["notice"], None,
-                         app.notice_end if state == "done" else None, state, note))
+        out.append(
+            Clock(
+                "notice",
+                STEP_LABELS["notice"],
+                None,
+                app.notice_end if state == "done" else None,
+                state,
+                note,
+            )
+        )
 
     if app.related_to_staff:
         out.append(
-            Clock("county_visit", STEP_LABELS["county_visit"], None, app.county_visit_on,
-                  _state(None, app.county_visit_on, today, True))
+            Clock(
+                "county_visit",
+                STEP_LABELS["county_visit"],
+                None,
+                app.county_visit_on,
+                _state(None, app.county_visit_on, today, True),
+            )
         )
 
     if app.programme in ("dibao", "single"):
@@ -161,27 +214,54 @@ def clocks_for(app: Application, *, today: dt.date) -> list[Clock]:
                 app.notice_end, param_int("dibao.county_decision_working_days", code, acc)
             )
             due = min(overall, county)
-        out.append(Clock("decision", STEP_LABELS["decision"], due, decided,
-                         _state(due, decided, today, True), note))
+        out.append(
+            Clock(
+                "decision",
+                STEP_LABELS["decision"],
+                due,
+                decided,
+                _state(due, decided, today, True),
+                note,
+            )
+        )
     elif app.programme == "tekun":
         due = None
         if app.notice_end:
             due = clocks.add_working_days(
                 app.notice_end, param_int("tekun.county_decision_working_days", code, acc)
             )
-        out.append(Clock("decision", STEP_LABELS["decision"], due, decided,
-                         _state(due, decided, today, app.notice_end is not None)))
+        out.append(
+            Clock(
+                "decision",
+                STEP_LABELS["decision"],
+                due,
+                decided,
+                _state(due, decided, today, app.notice_end is not None),
+            )
+        )
     else:
-        out.append(Clock("decision", STEP_LABELS["decision"], None, decided,
-                         _state(None, decided, today, True)))
+        out.append(
+            Clock(
+                "decision",
+                STEP_LABELS["decision"],
+                None,
+                decided,
+                _state(None, decided, today, True),
+            )
+        )
 
     if app.status == Application.Status.REFUSED and app.decided_on:
-        name = (
-            "dibao.refusal_notice_working_days"
-        )
+        name = "dibao.refusal_notice_working_days"
         due = clocks.add_working_days(app.decided_on, param_int(name, code, acc))
-        out.append(Clock("refusal_notice", STEP_LABELS["refusal_notice"], due,
-                         app.refusal_notified_on, _state(due, app.refusal_notified_on, today, True)))
+        out.append(
+            Clock(
+                "refusal_notice",
+                STEP_LABELS["refusal_notice"],
+                due,
+                app.refusal_notified_on,
+                _state(due, app.refusal_notified_on, today, True),
+            )
+        )
     return out
 
 

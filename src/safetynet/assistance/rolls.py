@@ -44,7 +44,14 @@ from .models import (
 from .services import _check_version, deaths_detect
 
 REGULAR_KINDS = ("dibao", "single", "tekun")
-ROLL_AUDIT_FIELDS = ["status", "version", "line_count", "total_amount", "checked_by_id", "approved_by_id"]
+ROLL_AUDIT_FIELDS = [
+    "status",
+    "version",
+    "line_count",
+    "total_amount",
+    "checked_by_id",
+    "approved_by_id",
+]
 
 
 def _locked_error(roll: Roll) -> TransitionNotAllowed:
@@ -60,9 +67,18 @@ def _get_roll(actor, roll_id: int, *, lock: bool = True) -> Roll:
     return access.get_scoped(actor, qs, what_zh="发放花名册", what_en="payment roll", pk=roll_id)
 
 
-def _audit_roll(roll: Roll, *, actor, action: str, before: dict | None, after: dict | None, note=""):
-    audit.record(actor=actor, action=action, obj=roll, area_code=roll.county_code, before=before,
-                 after=after, note=note)
+def _audit_roll(
+    roll: Roll, *, actor, action: str, before: dict | None, after: dict | None, note=""
+):
+    audit.record(
+        actor=actor,
+        action=action,
+        obj=roll,
+        area_code=roll.county_code,
+        before=before,
+        after=after,
+        note=note,
+    )
 
 
 # --------------------------------------------------------------------------- due enrolments
@@ -86,12 +102,17 @@ def death_withheld(county_code: str, month: dt.date) -> set[int]:
     """Enrolments not to pay in `month` because everyone they pay for died before it."""
     personal = set(
         ChangeProposal.objects.filter(
-            kind="death", enrolment__county_code=county_code, event_date__lt=month,
+            kind="death",
+            enrolment__county_code=county_code,
+            event_date__lt=month,
             enrolment__programme__in=["single", "tekun"],
         ).values_list("enrolment_id", flat=True)
     )
     dead_before = ChangeProposal.objects.filter(
-        kind="death", enrolment=OuterRef("enrolment"), person=OuterRef("person"), event_date__lt=month
+        kind="death",
+        enrolment=OuterRef("enrolment"),
+        person=OuterRef("person"),
+        event_date__lt=month,
     )
     alive = set(
         EnrolmentMember.objects.filter(
@@ -112,8 +133,15 @@ def death_withheld(county_code: str, month: dt.date) -> set[int]:
 
 
 @transaction.atomic
-def roll_generate(*, actor, county_code: str, month: dt.date, version: int | None = None,
-                  feeds=None, today: dt.date | None = None) -> Roll:
+def roll_generate(
+    *,
+    actor,
+    county_code: str,
+    month: dt.date,
+    version: int | None = None,
+    feeds=None,
+    today: dt.date | None = None,
+) -> Roll:
     """Build (or rebuild, while not approved) the roll of a county for a month."""
     access.require_role(actor, access.COUNTY_UP, "生成发放花名册", "generating a payment roll")
     access.require_scope(actor, county_code)
@@ -147,8 +175,13 @@ def roll_generate(*, actor, county_code: str, month: dt.date, version: int | Non
     roll.total_amount = totals["total"] or Decimal("0")
     roll.check_report = {"generation": report}
     roll.save()
-    _audit_roll(roll, actor=actor, action="generate", before=before,
-                after={**audit.snapshot(roll, ROLL_AUDIT_FIELDS), "withheld": len(report["withheld"])})
+    _audit_roll(
+        roll,
+        actor=actor,
+        action="generate",
+        before=before,
+        after={**audit.snapshot(roll, ROLL_AUDIT_FIELDS), "withheld": len(report["withheld"])},
+    )
     return roll
 
 
@@ -160,12 +193,23 @@ def _build_lines(roll: Roll) -> tuple[list[RollLine], dict]:
             "enrolment_id", "id"
         )
     )
-    head_name = Person.objects.filter(household=OuterRef("household_id"), relation="head").values("name")[:1]
+    head_name = Person.objects.filter(household=OuterRef("household_id"), relation="head").values(
+        "name"
+    )[:1]
     rows = (
         due_enrolments(county, month)
         .annotate(head=Subquery(head_name))
-        .values_list("id", "programme", "household_id", "person_id", "person__name", "village_code",
-                     "household__bank_account", "amount", "head")
+        .values_list(
+            "id",
+            "programme",
+            "household_id",
+            "person_id",
+            "person__name",
+            "village_code",
+            "household__bank_account",
+            "amount",
+            "head",
+        )
         .order_by("village_code", "id")
     )
     lines: list[RollLine] = []
@@ -183,52 +227,121 @@ def _build_lines(roll: Roll) -> tuple[list[RollLine], dict]:
             overridden.append(eid)
         if amount is None or amount <= 0:
             continue
-        lines.append(RollLine(
-            roll=roll, kind=programme, enrolment_id=eid, household_id=hh, person_id=person,
-            village_code=village, payee_name=(person_name if person else head) or "",
-            account=account or "", amount=amount, override_id=override,
-        ))
+        lines.append(
+            RollLine(
+                roll=roll,
+                kind=programme,
+                enrolment_id=eid,
+                household_id=hh,
+                person_id=person,
+                village_code=village,
+                payee_name=(person_name if person else head) or "",
+                account=account or "",
+                amount=amount,
+                override_id=override,
+            )
+        )
 
     temporary = (
         Application.objects.filter(
-            county_code=county, programme="temporary", status="approved", advance_paid_on__isnull=True,
-            decided_on__lt=clocks.next_month(month), approved_amount__gt=0,
+            county_code=county,
+            programme="temporary",
+            status="approved",
+            advance_paid_on__isnull=True,
+            decided_on__lt=clocks.next_month(month),
+            approved_amount__gt=0,
         )
         .exclude(Exists(RollLine.objects.filter(application=OuterRef("pk"))))
         .annotate(head=Subquery(head_name))
-        .values_list("id", "household_id", "village_code", "household__bank_account",
-                     "approved_amount", "head")
+        .values_list(
+            "id",
+            "household_id",
+            "village_code",
+            "household__bank_account",
+            "approved_amount",
+            "head",
+        )
     )
     for app_id, hh, village, account, amount, head in temporary:
-        lines.append(RollLine(roll=roll, kind="temporary", application_id=app_id, household_id=hh,
-                              village_code=village, payee_name=head or "", account=account or "",
-                              amount=amount))
+        lines.append(
+            RollLine(
+                roll=roll,
+                kind="temporary",
+                application_id=app_id,
+                household_id=hh,
+                village_code=village,
+                payee_name=head or "",
+                account=account or "",
+                amount=amount,
+            )
+        )
 
     adjustments = (
         Adjustment.objects.filter(county_code=county)
         .exclude(Exists(RollLine.objects.filter(adjustment=OuterRef("pk"))))
         .annotate(head=Subquery(head_name))
-        .values_list("id", "household_id", "enrolment_id", "village_code", "household__bank_account",
-                     "amount", "reason", "head")
+        .values_list(
+            "id",
+            "household_id",
+            "enrolment_id",
+            "village_code",
+            "household__bank_account",
+            "amount",
+            "reason",
+            "head",
+        )
     )
     for adj_id, hh, eid, village, account, amount, reason, head in adjustments:
-        lines.append(RollLine(roll=roll, kind="adjustment", adjustment_id=adj_id, household_id=hh,
-                              enrolment_id=eid, village_code=village, payee_name=head or "",
-                              account=account or "", amount=amount, note=reason[:200]))
+        lines.append(
+            RollLine(
+                roll=roll,
+                kind="adjustment",
+                adjustment_id=adj_id,
+                household_id=hh,
+                enrolment_id=eid,
+                village_code=village,
+                payee_name=head or "",
+                account=account or "",
+                amount=amount,
+                note=reason[:200],
+            )
+        )
 
     failures = (
-        PaymentFailure.objects.filter(line__roll__county_code=county, line__roll__status="approved",
-                                      line__roll__month__lt=month)
+        PaymentFailure.objects.filter(
+            line__roll__county_code=county,
+            line__roll__status="approved",
+            line__roll__month__lt=month,
+        )
         .exclude(Exists(RollLine.objects.filter(reissue_of=OuterRef("line"))))
-        .values_list("line_id", "line__household_id", "line__enrolment_id", "line__person_id",
-                     "line__village_code", "line__household__bank_account", "line__amount",
-                     "line__payee_name", "line__roll__month")
+        .values_list(
+            "line_id",
+            "line__household_id",
+            "line__enrolment_id",
+            "line__person_id",
+            "line__village_code",
+            "line__household__bank_account",
+            "line__amount",
+            "line__payee_name",
+            "line__roll__month",
+        )
     )
     for line_id, hh, eid, person, village, account, amount, payee, paid_month in failures:
-        lines.append(RollLine(roll=roll, kind="reissue", reissue_of_id=line_id, household_id=hh,
-                              enrolment_id=eid, person_id=person, village_code=village,
-                              payee_name=payee, account=account or "", amount=amount,
-                              note=f"{paid_month:%Y-%m} 发放失败重发 / reissue"))
+        lines.append(
+            RollLine(
+                roll=roll,
+                kind="reissue",
+                reissue_of_id=line_id,
+                household_id=hh,
+                enrolment_id=eid,
+                person_id=person,
+                village_code=village,
+                payee_name=payee,
+                account=account or "",
+                amount=amount,
+                note=f"{paid_month:%Y-%m} 发放失败重发 / reissue",
+            )
+        )
     report = {"withheld": sorted(held), "overridden": sorted(overridden)}
     return lines, report
 
@@ -246,7 +359,9 @@ def roll_check(*, actor, roll_id: int, version: int | None) -> Roll:
         raise _locked_error(roll)
     _check_version(roll, version, "发放花名册", "payment roll")
     if roll.status != Roll.Status.DRAFT:
-        raise TransitionNotAllowed("花名册已核对，等待审批", "the roll is already checked and waits for approval")
+        raise TransitionNotAllowed(
+            "花名册已核对，等待审批", "the roll is already checked and waits for approval"
+        )
     before = audit.snapshot(roll, ROLL_AUDIT_FIELDS)
     report = dict(roll.check_report or {})
     report["check"] = roll_check_report(roll)
@@ -256,7 +371,13 @@ def roll_check(*, actor, roll_id: int, version: int | None) -> Roll:
     roll.checked_at = timezone.now()
     roll.version += 1
     roll.save()
-    _audit_roll(roll, actor=actor, action="check", before=before, after=audit.snapshot(roll, ROLL_AUDIT_FIELDS))
+    _audit_roll(
+        roll,
+        actor=actor,
+        action="check",
+        before=before,
+        after=audit.snapshot(roll, ROLL_AUDIT_FIELDS),
+    )
     return roll
 
 
@@ -264,7 +385,9 @@ def roll_check_report(roll: Roll) -> dict:
     lines = RollLine.objects.filter(roll=roll)
     by_kind = {
         row["kind"]: {"count": row["n"], "total": str(row["total"])}
-        for row in lines.values("kind").annotate(n=Count("id"), total=Sum("amount")).order_by("kind")
+        for row in lines.values("kind")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("kind")
     }
     missing_account = lines.filter(account="").values("household_id").distinct().count()
     net = lines.values("household_id").annotate(total=Sum("amount")).filter(total__lte=0).count()
@@ -288,17 +411,27 @@ def roll_approve(*, actor, roll_id: int, version: int | None) -> Roll:
         raise _locked_error(roll)
     _check_version(roll, version, "发放花名册", "payment roll")
     if roll.status != Roll.Status.CHECKED:
-        raise TransitionNotAllowed("花名册须先核对才能审批", "the roll must be checked before approval")
+        raise TransitionNotAllowed(
+            "花名册须先核对才能审批", "the roll must be checked before approval"
+        )
     if roll.checked_by_id == actor.pk:
-        raise PermissionDenied("审批人不能与核对人相同（双人复核）",
-                               "the approver must be a different person from the one who checked it")
+        raise PermissionDenied(
+            "审批人不能与核对人相同（双人复核）",
+            "the approver must be a different person from the one who checked it",
+        )
     before = audit.snapshot(roll, ROLL_AUDIT_FIELDS)
     roll.status = Roll.Status.APPROVED
     roll.approved_by = actor
     roll.approved_at = timezone.now()
     roll.version += 1
     roll.save()
-    _audit_roll(roll, actor=actor, action="approve", before=before, after=audit.snapshot(roll, ROLL_AUDIT_FIELDS))
+    _audit_roll(
+        roll,
+        actor=actor,
+        action="approve",
+        before=before,
+        after=audit.snapshot(roll, ROLL_AUDIT_FIELDS),
+    )
     return roll
 
 
@@ -306,8 +439,15 @@ def roll_approve(*, actor, roll_id: int, version: int | None) -> Roll:
 
 
 @transaction.atomic
-def adjustment_create(*, actor, household_id: str, amount, reason: str, enrolment_id: int | None = None,
-                      original_line_id: int | None = None) -> Adjustment:
+def adjustment_create(
+    *,
+    actor,
+    household_id: str,
+    amount,
+    reason: str,
+    enrolment_id: int | None = None,
+    original_line_id: int | None = None,
+) -> Adjustment:
     """A correction paid (or recovered, negative) in the next roll of the county."""
     access.require_role(actor, access.COUNTY_UP, "补发/扣减", "an adjustment")
     household = Household.objects.filter(household_id=household_id).first()
@@ -322,56 +462,101 @@ def adjustment_create(*, actor, household_id: str, amount, reason: str, enrolmen
         raise ValidationFailed("补发/扣减金额不能为 0", "an adjustment cannot be 0")
     if not reason.strip():
         raise ValidationFailed("补发/扣减须写明原因", "an adjustment needs its reason")
-    if original_line_id is not None and not RollLine.objects.filter(
-            pk=original_line_id, household=household).exists():
+    if (
+        original_line_id is not None
+        and not RollLine.objects.filter(pk=original_line_id, household=household).exists()
+    ):
         raise NotFound("原发放记录不属于该户", "the original line is not this household's")
     adj = Adjustment.objects.create(
-        county_code=household.village_id[:6], village_code=household.village_id, household=household,
-        enrolment_id=enrolment_id, original_line_id=original_line_id, amount=amount,
-        reason=reason.strip(), created_by=actor if access.is_user(actor) else None,
+        county_code=household.village_id[:6],
+        village_code=household.village_id,
+        household=household,
+        enrolment_id=enrolment_id,
+        original_line_id=original_line_id,
+        amount=amount,
+        reason=reason.strip(),
+        created_by=actor if access.is_user(actor) else None,
     )
-    audit.record(actor=actor, action="create", obj=adj, area_code=adj.village_code,
-                 after=audit.snapshot(adj, ["household_id", "enrolment_id", "original_line_id", "amount", "reason"]))
+    audit.record(
+        actor=actor,
+        action="create",
+        obj=adj,
+        area_code=adj.village_code,
+        after=audit.snapshot(
+            adj, ["household_id", "enrolment_id", "original_line_id", "amount", "reason"]
+        ),
+    )
     return adj
 
 
 @transaction.atomic
-def payment_failure_record(*, actor, line_id: int, reason: str, reported_on: dt.date) -> PaymentFailure:
+def payment_failure_record(
+    *, actor, line_id: int, reason: str, reported_on: dt.date
+) -> PaymentFailure:
     """The bank failed or returned a payment: it will be reissued in a later roll."""
     access.require_role(actor, access.COUNTY_UP, "登记发放失败", "recording a failed payment")
-    line = access.get_scoped(actor, RollLine.objects.select_related("roll"), what_zh="发放记录",
-                             what_en="roll line", pk=line_id)
+    line = access.get_scoped(
+        actor,
+        RollLine.objects.select_related("roll"),
+        what_zh="发放记录",
+        what_en="roll line",
+        pk=line_id,
+    )
     if not line.roll.locked:
-        raise TransitionNotAllowed("只有已审批花名册的发放可以登记失败", "only lines of approved rolls can fail")
+        raise TransitionNotAllowed(
+            "只有已审批花名册的发放可以登记失败", "only lines of approved rolls can fail"
+        )
     if line.amount <= 0:
         raise ValidationFailed("扣减记录不能登记为发放失败", "a recovery line cannot fail")
     if PaymentFailure.objects.filter(line=line).exists():
-        raise TransitionNotAllowed("该笔发放已登记失败", "this payment is already recorded as failed")
+        raise TransitionNotAllowed(
+            "该笔发放已登记失败", "this payment is already recorded as failed"
+        )
     if not reason.strip():
         raise ValidationFailed("请写明失败原因", "give the bank's reason")
-    failure = PaymentFailure.objects.create(line=line, reason=reason.strip(), reported_on=reported_on,
-                                            created_by=actor if access.is_user(actor) else None)
-    audit.record(actor=actor, action="payment_failed", obj=failure, area_code=line.village_code,
-                 after={"line": line.pk, "amount": line.amount, "reason": failure.reason})
+    failure = PaymentFailure.objects.create(
+        line=line,
+        reason=reason.strip(),
+        reported_on=reported_on,
+        created_by=actor if access.is_user(actor) else None,
+    )
+    audit.record(
+        actor=actor,
+        action="payment_failed",
+        obj=failure,
+        area_code=line.village_code,
+        after={"line": line.pk, "amount": line.amount, "reason": failure.reason},
+    )
     return failure
 
 
 @transaction.atomic
-def payment_override_create(*, actor, enrolment_id: int, month: dt.date, reason: str) -> PaymentOverride:
+def payment_override_create(
+    *, actor, enrolment_id: int, month: dt.date, reason: str
+) -> PaymentOverride:
     """Explicitly allow paying a month after a recorded death (e.g. a death record in dispute)."""
     access.require_user(actor, "死亡后继续发放的例外", "an override to pay after a death")
-    access.require_role(actor, access.COUNTY_UP, "死亡后继续发放的例外", "an override to pay after a death")
-    enrolment = access.get_scoped(actor, Enrolment.objects.all(), what_zh="救助对象",
-                                  what_en="enrolment", pk=enrolment_id)
+    access.require_role(
+        actor, access.COUNTY_UP, "死亡后继续发放的例外", "an override to pay after a death"
+    )
+    enrolment = access.get_scoped(
+        actor, Enrolment.objects.all(), what_zh="救助对象", what_en="enrolment", pk=enrolment_id
+    )
     if len(reason.strip()) < 4:
         raise ValidationFailed("例外发放须写明充分理由", "an override needs a real reason")
     month = clocks.month_start(month)
     if PaymentOverride.objects.filter(enrolment=enrolment, month=month).exists():
         raise TransitionNotAllowed("该月已有例外批准", "this month already has an override")
-    override = PaymentOverride.objects.create(enrolment=enrolment, month=month, reason=reason.strip(),
-                                              created_by=actor)
-    audit.record(actor=actor, action="override", obj=override, area_code=enrolment.village_code,
-                 after={"enrolment": enrolment.pk, "month": month, "reason": override.reason})
+    override = PaymentOverride.objects.create(
+        enrolment=enrolment, month=month, reason=reason.strip(), created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action="override",
+        obj=override,
+        area_code=enrolment.village_code,
+        after={"enrolment": enrolment.pk, "month": month, "reason": override.reason},
+    )
     return override
 
 
@@ -379,9 +564,14 @@ def payment_override_create(*, actor, enrolment_id: int, month: dt.date, reason:
 
 
 EXPORT_COLUMNS = [
-    ("seq", "序号"), ("county_code", "县代码"), ("village_code", "村代码"),
-    ("household_id", "户编号"), ("payee_name", "收款人"), ("account", "一卡通账号"),
-    ("amount", "金额(元)"), ("items", "发放项目"),
+    ("seq", "序号"),
+    ("county_code", "县代码"),
+    ("village_code", "村代码"),
+    ("household_id", "户编号"),
+    ("payee_name", "收款人"),
+    ("account", "一卡通账号"),
+    ("amount", "金额(元)"),
+    ("items", "发放项目"),
 ]
 
 
@@ -390,9 +580,11 @@ def roll_export(*, actor, roll_id: int, fmt: str = "csv", out_dir: Path | None =
     access.require_user(actor, "导出银行发放文件", "exporting the bank file")
     roll = _get_roll(actor, roll_id, lock=False)
     if not actor.finance or actor.area_id != roll.county_code:
-        raise PermissionDenied("只有本县财务人员可以导出银行发放文件（含完整账号）",
-                               "only a finance officer of this county may export the bank file "
-                               "(it has full account numbers)")
+        raise PermissionDenied(
+            "只有本县财务人员可以导出银行发放文件（含完整账号）",
+            "only a finance officer of this county may export the bank file "
+            "(it has full account numbers)",
+        )
     if fmt not in ("csv", "xlsx"):
         raise ValidationFailed(f"格式须为 csv 或 xlsx：{fmt}", f"format must be csv or xlsx: {fmt}")
     if not roll.locked:
@@ -421,24 +613,53 @@ def roll_export(*, actor, roll_id: int, fmt: str = "csv", out_dir: Path | None =
         wb.save(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     total = sum((Decimal(r["amount"]) for r in rows), Decimal("0"))
-    audit.record(actor=actor, action="export_bank_file", obj=roll, area_code=roll.county_code,
-                 after={"path": str(path), "format": fmt, "rows": len(rows), "total": total,
-                        "sha256": digest, "excluded": len(excluded)},
-                 note="完整账号导出 / full account numbers exported")
+    audit.record(
+        actor=actor,
+        action="export_bank_file",
+        obj=roll,
+        area_code=roll.county_code,
+        after={
+            "path": str(path),
+            "format": fmt,
+            "rows": len(rows),
+            "total": total,
+            "sha256": digest,
+            "excluded": len(excluded),
+        },
+        note="完整账号导出 / full account numbers exported",
+    )
     return {"path": path, "rows": len(rows), "total": total, "excluded": excluded, "sha256": digest}
 
 
 def bank_rows(roll: Roll) -> tuple[list[dict], list[dict]]:
     per_household: dict[str, dict] = {}
     items: dict[str, set] = defaultdict(set)
-    qs = (RollLine.objects.filter(roll=roll)
-          .values_list("household_id", "household__household_id", "village_code", "payee_name",
-                       "account", "amount", "kind", "person_id")
-          .order_by("village_code", "household_id", "id"))
+    qs = (
+        RollLine.objects.filter(roll=roll)
+        .values_list(
+            "household_id",
+            "household__household_id",
+            "village_code",
+            "payee_name",
+            "account",
+            "amount",
+            "kind",
+            "person_id",
+        )
+        .order_by("village_code", "household_id", "id")
+    )
     for hh, hid, village, payee, account, amount, kind, person in qs.iterator(chunk_size=5000):
-        row = per_household.setdefault(hh, {"household_id": hid, "village_code": village,
-                                            "payee_name": payee, "account": account,
-                                            "amount": Decimal("0"), "person": person})
+        row = per_household.setdefault(
+            hh,
+            {
+                "household_id": hid,
+                "village_code": village,
+                "payee_name": payee,
+                "account": account,
+                "amount": Decimal("0"),
+                "person": person,
+            },
+        )
         if row["person"] and not person:  # the household's own line names the head as payee
             row["payee_name"], row["person"] = payee, None
         row["amount"] += amount
@@ -449,8 +670,13 @@ def bank_rows(roll: Roll) -> tuple[list[dict], list[dict]]:
         row["items"] = ";".join(sorted(items[hh]))
         row["county_code"] = roll.county_code
         if row["amount"] <= 0 or not row["account"]:
-            excluded.append({"household_id": row["household_id"], "amount": str(row["amount"]),
-                             "reason": "no account" if not row["account"] else "not positive"})
+            excluded.append(
+                {
+                    "household_id": row["household_id"],
+                    "amount": str(row["amount"]),
+                    "reason": "no account" if not row["account"] else "not positive",
+                }
+            )
             continue
         rows.append(row)
     for i, row in enumerate(rows, start=1):
@@ -464,12 +690,18 @@ def bank_rows(roll: Roll) -> tuple[list[dict], list[dict]]:
 
 def roll_reconcile(roll: Roll) -> dict:
     """Tie a roll to the enrolments due and to the previous month's roll of the county."""
-    prev = Roll.objects.filter(county_code=roll.county_code, month=clocks.add_months(roll.month, -1)).first()
+    prev = Roll.objects.filter(
+        county_code=roll.county_code, month=clocks.add_months(roll.month, -1)
+    ).first()
 
     def regular(r: Roll | None) -> dict[int, Decimal]:
         if r is None:
             return {}
-        return dict(RollLine.objects.filter(roll=r, kind__in=REGULAR_KINDS).values_list("enrolment_id", "amount"))
+        return dict(
+            RollLine.objects.filter(roll=r, kind__in=REGULAR_KINDS).values_list(
+                "enrolment_id", "amount"
+            )
+        )
 
     this, before = regular(roll), regular(prev)
     carried = [e for e in this if e in before and this[e] == before[e]]
@@ -482,8 +714,11 @@ def roll_reconcile(roll: Roll) -> dict:
     zero = due.filter(Q(amount__isnull=True) | Q(amount__lte=0)).exclude(pk__in=withheld).count()
     other = {
         row["kind"]: {"count": row["n"], "total": row["total"]}
-        for row in RollLine.objects.filter(roll=roll).exclude(kind__in=REGULAR_KINDS)
-        .values("kind").annotate(n=Count("id"), total=Sum("amount")).order_by("kind")
+        for row in RollLine.objects.filter(roll=roll)
+        .exclude(kind__in=REGULAR_KINDS)
+        .values("kind")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("kind")
     }
     this_total = sum(this.values(), Decimal("0"))
     prev_total = sum(before.values(), Decimal("0"))
@@ -496,9 +731,7 @@ def roll_reconcile(roll: Roll) -> dict:
         and this_total + other_total == roll.total_amount
         and len(this) + len(withheld) + zero == due_count
     )
-    stop_info = dict(
-        Enrolment.objects.filter(pk__in=stopped).values_list("pk", "stop_reason")
-    )
+    stop_info = dict(Enrolment.objects.filter(pk__in=stopped).values_list("pk", "stop_reason"))
     summary = {
         "month": roll.month.isoformat(),
         "previous_month": prev.month.isoformat() if prev else None,
@@ -506,7 +739,10 @@ def roll_reconcile(roll: Roll) -> dict:
         "regular_lines": len(this),
         "withheld_deaths": len(withheld),
         "zero_amount": zero,
-        "carried": {"count": len(carried), "total": str(sum((this[e] for e in carried), Decimal("0")))},
+        "carried": {
+            "count": len(carried),
+            "total": str(sum((this[e] for e in carried), Decimal("0"))),
+        },
         "new": {"count": len(new), "total": str(delta_new)},
         "stopped": {"count": len(stopped), "total": str(delta_stopped)},
         "changed": {"count": len(changed), "delta": str(delta_changed)},
@@ -518,7 +754,9 @@ def roll_reconcile(roll: Roll) -> dict:
     return {
         "summary": summary,
         "balanced": balanced,
-        "changed": [{"enrolment": e, "before": str(before[e]), "after": str(this[e])} for e in changed],
+        "changed": [
+            {"enrolment": e, "before": str(before[e]), "after": str(this[e])} for e in changed
+        ],
         "new": new,
         "stopped": [{"enrolment": e, "reason": stop_info.get(e, "")} for e in stopped],
         "withheld": withheld,

@@ -36,14 +36,21 @@ def applications(user, *, status: str = "", programme: str = "", area_code: str 
 
 
 def application(user, pk: int) -> Application:
-    return access.get_scoped(user, Application.objects.select_related("household", "person"),
-                             what_zh="申请", what_en="application", pk=pk)
+    return access.get_scoped(
+        user,
+        Application.objects.select_related("household", "person"),
+        what_zh="申请",
+        what_en="application",
+        pk=pk,
+    )
 
 
 def separate_register(user, *, area_code: str = "") -> QuerySet:
     """单独登记备案: applications of relatives of assistance staff or village committee members."""
-    return applications(user, area_code=area_code).filter(related_to_staff=True).order_by(
-        "-accepted_on", "-id"
+    return (
+        applications(user, area_code=area_code)
+        .filter(related_to_staff=True)
+        .order_by("-accepted_on", "-id")
     )
 
 
@@ -55,8 +62,14 @@ def _amount_subquery(month: dt.date):
     )
 
 
-def enrolments(user, *, programme: str = "", status: str = "", area_code: str = "",
-               month: dt.date | None = None) -> QuerySet:
+def enrolments(
+    user,
+    *,
+    programme: str = "",
+    status: str = "",
+    area_code: str = "",
+    month: dt.date | None = None,
+) -> QuerySet:
     month = clocks.month_start(month or dt.date.today())
     qs = _scope(user, Enrolment.objects.select_related("household", "person")).annotate(
         amount=_amount_subquery(month)
@@ -71,29 +84,40 @@ def enrolments(user, *, programme: str = "", status: str = "", area_code: str = 
 
 
 def enrolment(user, pk: int) -> Enrolment:
-    return access.get_scoped(user, Enrolment.objects.select_related("household", "person"),
-                             what_zh="救助对象", what_en="enrolment", pk=pk)
+    return access.get_scoped(
+        user,
+        Enrolment.objects.select_related("household", "person"),
+        what_zh="救助对象",
+        what_en="enrolment",
+        pk=pk,
+    )
 
 
 def enrolment_for_household(user, household_id: str) -> list[Enrolment]:
-    return list(_scope(user, Enrolment.objects.filter(household__household_id=household_id))
-                .exclude(status="stopped"))
+    return list(
+        _scope(user, Enrolment.objects.filter(household__household_id=household_id)).exclude(
+            status="stopped"
+        )
+    )
 
 
 def reviews_due(user, *, as_of: dt.date, within_days: int = 0, area_code: str = "") -> QuerySet:
     """Enrolments whose review date is past (or within `within_days` of `as_of`)."""
     limit = as_of + dt.timedelta(days=within_days)
-    qs = _scope(user, Enrolment.objects.select_related("household", "person")).filter(
-        next_review_on__lte=limit
-    ).exclude(status="stopped")
+    qs = (
+        _scope(user, Enrolment.objects.select_related("household", "person"))
+        .filter(next_review_on__lte=limit)
+        .exclude(status="stopped")
+    )
     if area_code:
         qs = qs.filter(village_code__startswith=area_code)
     return qs.order_by("next_review_on", "id")
 
 
 def open_proposals(user, *, area_code: str = "") -> QuerySet:
-    qs = _scope(user, ChangeProposal.objects.select_related("enrolment", "person",
-                                                             "enrolment__household"))
+    qs = _scope(
+        user, ChangeProposal.objects.select_related("enrolment", "person", "enrolment__household")
+    )
     qs = qs.filter(state="open")
     if area_code:
         qs = qs.filter(enrolment__village_code__startswith=area_code)
@@ -108,7 +132,9 @@ def rolls(user, *, county_code: str = "") -> QuerySet:
 
 
 def roll(user, pk: int) -> Roll:
-    return access.get_scoped(user, Roll.objects.all(), what_zh="发放花名册", what_en="payment roll", pk=pk)
+    return access.get_scoped(
+        user, Roll.objects.all(), what_zh="发放花名册", what_en="payment roll", pk=pk
+    )
 
 
 def roll_lines(user, roll_obj: Roll, *, kind: str = "", village: str = "") -> QuerySet:
@@ -134,15 +160,23 @@ def tekun_recheck_ratio(user, *, county_code: str, year: int) -> dict:
     """Share of approved tekun decisions the county re-checked in a year (S3 Art. 16: ≥ 30 %)."""
     from .parameters import param
 
-    qs = _scope(user, Application.objects.filter(
-        programme="tekun", status="approved", county_code=county_code, decided_on__year=year
-    ))
+    qs = _scope(
+        user,
+        Application.objects.filter(
+            programme="tekun", status="approved", county_code=county_code, decided_on__year=year
+        ),
+    )
     counts = qs.aggregate(total=Count("id"), rechecked=Count("id", filter=Q(rechecked=True)))
     total = counts["total"] or 0
     ratio = (Decimal(counts["rechecked"]) / total) if total else Decimal("0")
     minimum = Decimal(str(param("tekun.recheck_ratio", county_code, dt.date(year, 12, 31))))
-    return {"total": total, "rechecked": counts["rechecked"], "ratio": ratio, "minimum": minimum,
-            "enough": total == 0 or ratio >= minimum}
+    return {
+        "total": total,
+        "rechecked": counts["rechecked"],
+        "ratio": ratio,
+        "minimum": minimum,
+        "enough": total == 0 or ratio >= minimum,
+    }
 
 
 def household_assistance(user, household_id: str) -> dict:

@@ -45,7 +45,11 @@ def _scoped_or_404(fn):
 
 
 def _lines(text: str) -> list[str]:
-    return [n.strip() for n in (text or "").replace("，", "\n").replace(",", "\n").splitlines() if n.strip()]
+    return [
+        n.strip()
+        for n in (text or "").replace("，", "\n").replace(",", "\n").splitlines()
+        if n.strip()
+    ]
 
 
 def _today() -> dt.date:
@@ -62,8 +66,10 @@ def index(request):
     context = {
         "open_applications": selectors.applications(user, status="in_progress").count(),
         "advance_paid": selectors.applications(user, status="advance_paid").count(),
-        "enrolment_counts": {p: selectors.enrolments(user, programme=p).exclude(status="stopped").count()
-                             for p in ("dibao", "single", "tekun")},
+        "enrolment_counts": {
+            p: selectors.enrolments(user, programme=p).exclude(status="stopped").count()
+            for p in ("dibao", "single", "tekun")
+        },
         "reviews_due": selectors.reviews_due(user, as_of=today).count(),
         "open_deaths": selectors.open_proposals(user).count(),
         "separate": selectors.separate_register(user).count(),
@@ -81,26 +87,44 @@ def application_list(request):
     programme = request.GET.get("programme", "")
     qs = selectors.applications(request.user, status=status, programme=programme)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "assistance/application_list.html", {
-        "page": page, "status": status, "programme": programme,
-        "statuses": Application.Status.choices, "programmes": Application._meta.get_field("programme").choices,
-    })
+    return render(
+        request,
+        "assistance/application_list.html",
+        {
+            "page": page,
+            "status": status,
+            "programme": programme,
+            "statuses": Application.Status.choices,
+            "programmes": Application._meta.get_field("programme").choices,
+        },
+    )
 
 
 @login_required
 def application_new(request):
-    initial = {"household_id": request.GET.get("household", ""), "accepted_on": _today(),
-               "source_case_id": request.GET.get("case", ""), "programme": request.GET.get("programme", "dibao")}
+    initial = {
+        "household_id": request.GET.get("household", ""),
+        "accepted_on": _today(),
+        "source_case_id": request.GET.get("case", ""),
+        "programme": request.GET.get("programme", "dibao"),
+    }
     form = forms.ApplicationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             app = services.application_create(
-                actor=request.user, household_id=data["household_id"].strip(), programme=data["programme"],
-                accepted_on=data["accepted_on"], person_id_number=data["person_id_number"] or None,
-                temp_type=data["temp_type"], need=data["need"], event=data["event"],
-                source_case_id=data["source_case_id"], track=data["track"],
-                special_reason=data["special_reason"], related_to_staff=data["related_to_staff"],
+                actor=request.user,
+                household_id=data["household_id"].strip(),
+                programme=data["programme"],
+                accepted_on=data["accepted_on"],
+                person_id_number=data["person_id_number"] or None,
+                temp_type=data["temp_type"],
+                need=data["need"],
+                event=data["event"],
+                source_case_id=data["source_case_id"],
+                track=data["track"],
+                special_reason=data["special_reason"],
+                related_to_staff=data["related_to_staff"],
                 related_note=data["related_note"],
             )
         except SafetyNetError as exc:
@@ -134,7 +158,9 @@ def _step_forms(app: Application) -> dict:
     out = {}
     if app.status == "in_progress":
         if step in ("survey_start", "survey"):
-            out["survey"] = forms.SurveyForm(initial={**v, "started_on": app.survey_started_on or today})
+            out["survey"] = forms.SurveyForm(
+                initial={**v, "started_on": app.survey_started_on or today}
+            )
         elif step == "check":
             out["check"] = forms.CheckForm(initial={**v, "started_on": today})
         elif step == "notice":
@@ -145,7 +171,9 @@ def _step_forms(app: Application) -> dict:
             out["objection"] = forms.NoteForm(initial=v)
         out["decision"] = forms.DecideForm(initial={**v, "decided_on": today})
         if app.programme == "temporary" and app.temp_type == "emergency":
-            out["pay_first"] = forms.PayFirstForm(initial={**v, "paid_on": today, "amount": app.need})
+            out["pay_first"] = forms.PayFirstForm(
+                initial={**v, "paid_on": today, "amount": app.need}
+            )
         out["withdraw"] = forms.NoteForm(initial=v)
     elif app.status == "advance_paid":
         out["documented"] = forms.DocumentForm(initial={**v, "documented_on": today})
@@ -159,29 +187,41 @@ def _step_forms(app: Application) -> dict:
 def application_detail(request, pk: int):
     app = selectors.application(request.user, pk)
     result = app.assessment or {}
-    return render(request, "assistance/application_detail.html", {
-        "app": app,
-        "step": current_step(app),
-        "clocks": [c.as_dict() for c in clocks_for(app, today=_today())],
-        "step_forms": _step_forms(app),
-        "explanations": result.get("explanations") or [],
-        "dibao": result.get("dibao") or {},
-        "tekun": (result.get("tekun") or {}).get(app.person.id_number) if app.person else None,
-        "single": (result.get("single_person") or {}).get(app.person.id_number) if app.person else None,
-        "temporary": result.get("temporary"),
-        "enrolment": getattr(app, "enrolment", None) if app.status == "approved" else None,
-    })
+    return render(
+        request,
+        "assistance/application_detail.html",
+        {
+            "app": app,
+            "step": current_step(app),
+            "clocks": [c.as_dict() for c in clocks_for(app, today=_today())],
+            "step_forms": _step_forms(app),
+            "explanations": result.get("explanations") or [],
+            "dibao": result.get("dibao") or {},
+            "tekun": (result.get("tekun") or {}).get(app.person.id_number) if app.person else None,
+            "single": (result.get("single_person") or {}).get(app.person.id_number)
+            if app.person
+            else None,
+            "temporary": result.get("temporary"),
+            "enrolment": getattr(app, "enrolment", None) if app.status == "approved" else None,
+        },
+    )
 
 
 def _call_step(user, app: Application, step: str, data: dict):
     common = {"actor": user, "application_id": app.pk, "version": data["version"]}
     if step in ("survey", "survey_start"):
-        return services.survey_record(**common, started_on=data["started_on"], completed_on=data["completed_on"],
-                                      investigators=_lines(data["investigators"]),
-                                      family_signed=data["family_signed"], findings=data["findings"])
+        return services.survey_record(
+            **common,
+            started_on=data["started_on"],
+            completed_on=data["completed_on"],
+            investigators=_lines(data["investigators"]),
+            family_signed=data["family_signed"],
+            findings=data["findings"],
+        )
     if step == "check":
-        return services.check_record(**common, started_on=data["started_on"], passed=data["passed"],
-                                     note=data["note"])
+        return services.check_record(
+            **common, started_on=data["started_on"], passed=data["passed"], note=data["note"]
+        )
     if step == "notice":
         return services.notice_start(**common, start=data["start"])
     if step == "objection":
@@ -189,15 +229,25 @@ def _call_step(user, app: Application, step: str, data: dict):
     if step == "county_visit":
         return services.county_visit_record(**common, visited_on=data["visited_on"])
     if step == "decision":
-        return services.application_decide(**common, decided_on=data["decided_on"], approve=data["approve"],
-                                           refusal_reason=data["refusal_reason"],
-                                           household_type=data["household_type"] or "stable",
-                                           rechecked=data["rechecked"])
+        return services.application_decide(
+            **common,
+            decided_on=data["decided_on"],
+            approve=data["approve"],
+            refusal_reason=data["refusal_reason"],
+            household_type=data["household_type"] or "stable",
+            rechecked=data["rechecked"],
+        )
     if step == "pay_first":
-        return services.temporary_pay_first(**common, paid_on=data["paid_on"], amount=data["amount"])
+        return services.temporary_pay_first(
+            **common, paid_on=data["paid_on"], amount=data["amount"]
+        )
     if step == "documented":
-        return services.temporary_document(**common, documented_on=data["documented_on"],
-                                           investigators=_lines(data["investigators"]), note=data["note"])
+        return services.temporary_document(
+            **common,
+            documented_on=data["documented_on"],
+            investigators=_lines(data["investigators"]),
+            note=data["note"],
+        )
     if step == "refusal_notice":
         return services.refusal_notify(**common, notified_on=data["notified_on"])
     if step == "withdraw":
@@ -215,8 +265,10 @@ def application_step(request, pk: int, step: str):
         raise Http404
     form = form_class(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{form.fields[k].label if k in form.fields else k}: {' '.join(v)}"
-                           for k, v in form.errors.items())
+        errors = "; ".join(
+            f"{form.fields[k].label if k in form.fields else k}: {' '.join(v)}"
+            for k, v in form.errors.items()
+        )
         messages.error(request, errors)
     else:
         try:
@@ -231,8 +283,11 @@ def application_step(request, pk: int, step: str):
 @login_required
 def separate_register(request):
     qs = selectors.separate_register(request.user)
-    return render(request, "assistance/register.html",
-                  {"page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))})
+    return render(
+        request,
+        "assistance/register.html",
+        {"page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))},
+    )
 
 
 # --------------------------------------------------------------------------- enrolments
@@ -243,10 +298,15 @@ def enrolment_list(request):
     programme = request.GET.get("programme", "")
     status = request.GET.get("status", "")
     qs = selectors.enrolments(request.user, programme=programme, status=status)
-    return render(request, "assistance/enrolment_list.html", {
-        "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")),
-        "programme": programme, "status": status,
-    })
+    return render(
+        request,
+        "assistance/enrolment_list.html",
+        {
+            "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")),
+            "programme": programme,
+            "status": status,
+        },
+    )
 
 
 @login_required
@@ -258,26 +318,36 @@ def enrolment_detail(request, pk: int):
     action_forms = {}
     if enrolment.status != "stopped":
         action_forms["recompute"] = forms.RecomputeForm(initial={**v, "as_of": today})
-        action_forms["review"] = forms.ReviewForm(initial={**v, "reviewed_on": today,
-                                                           "household_type": enrolment.household_type})
+        action_forms["review"] = forms.ReviewForm(
+            initial={**v, "reviewed_on": today, "household_type": enrolment.household_type}
+        )
         if enrolment.programme == "dibao" and enrolment.status == "active":
             action_forms["grace"] = forms.GraceForm(initial={**v, "as_of": today, "months": 6})
         if enrolment.programme == "tekun":
             action_forms["care"] = forms.CareForm(initial={**v, "assessed_on": today})
         action_forms["stop"] = forms.StopForm(initial={**v, "decided_on": today})
-    return render(request, "assistance/enrolment_detail.html", {
-        "enrolment": enrolment,
-        "periods": list(enrolment.amounts.order_by("-from_month", "-id")),
-        "current_amount": services.current_amount(enrolment, clocks.month_start(today)),
-        "members": list(enrolment.members.select_related("person").order_by("-active", "id")),
-        "reviews": list(enrolment.reviews.all()[:20]),
-        "proposals": list(enrolment.proposals.select_related("person")),
-        "action_forms": action_forms,
-    })
+    return render(
+        request,
+        "assistance/enrolment_detail.html",
+        {
+            "enrolment": enrolment,
+            "periods": list(enrolment.amounts.order_by("-from_month", "-id")),
+            "current_amount": services.current_amount(enrolment, clocks.month_start(today)),
+            "members": list(enrolment.members.select_related("person").order_by("-active", "id")),
+            "reviews": list(enrolment.reviews.all()[:20]),
+            "proposals": list(enrolment.proposals.select_related("person")),
+            "action_forms": action_forms,
+        },
+    )
 
 
-ENROLMENT_FORMS = {"recompute": forms.RecomputeForm, "review": forms.ReviewForm, "grace": forms.GraceForm,
-                   "stop": forms.StopForm, "care": forms.CareForm}
+ENROLMENT_FORMS = {
+    "recompute": forms.RecomputeForm,
+    "review": forms.ReviewForm,
+    "grace": forms.GraceForm,
+    "stop": forms.StopForm,
+    "care": forms.CareForm,
+}
 
 
 @login_required
@@ -296,22 +366,42 @@ def enrolment_action(request, pk: int, action: str):
     common = {"actor": request.user, "enrolment_id": enrolment.pk, "version": d["version"]}
     try:
         if action == "recompute":
-            result = services.enrolment_recompute(**common, as_of=d["as_of"], reason=d["reason"], note=d["note"])
+            result = services.enrolment_recompute(
+                **common, as_of=d["as_of"], reason=d["reason"], note=d["note"]
+            )
             if not result["eligible"]:
-                messages.warning(request, _("The rules no longer find this enrolment eligible: "
-                                            "decide a grace period or a stop."))
+                messages.warning(
+                    request,
+                    _(
+                        "The rules no longer find this enrolment eligible: "
+                        "decide a grace period or a stop."
+                    ),
+                )
         elif action == "review":
-            services.enrolment_review(**common, reviewed_on=d["reviewed_on"],
-                                      household_type=d["household_type"], note=d["note"])
+            services.enrolment_review(
+                **common,
+                reviewed_on=d["reviewed_on"],
+                household_type=d["household_type"],
+                note=d["note"],
+            )
         elif action == "grace":
-            services.enrolment_grace_start(**common, as_of=d["as_of"], months=d["months"],
-                                           worker_id_number=d["worker_id_number"], note=d["note"])
+            services.enrolment_grace_start(
+                **common,
+                as_of=d["as_of"],
+                months=d["months"],
+                worker_id_number=d["worker_id_number"],
+                note=d["note"],
+            )
         elif action == "stop":
             services.enrolment_stop(**common, decided_on=d["decided_on"], reason=d["reason"])
         elif action == "care":
-            services.care_assess(actor=request.user, person_id_number=enrolment.person.id_number,
-                                 assessed_on=d["assessed_on"], version=d["version"],
-                                 items={k: d[k] for k in services.CareAssessment.ITEMS})
+            services.care_assess(
+                actor=request.user,
+                person_id_number=enrolment.person.id_number,
+                assessed_on=d["assessed_on"],
+                version=d["version"],
+                items={k: d[k] for k in services.CareAssessment.ITEMS},
+            )
     except SafetyNetError as exc:
         messages.error(request, _msg(exc))
     else:
@@ -321,20 +411,34 @@ def enrolment_action(request, pk: int, action: str):
 
 @login_required
 def reviews_due(request):
-    within = int(request.GET.get("within", "30") or 0) if request.GET.get("within", "30").isdigit() else 30
+    within = (
+        int(request.GET.get("within", "30") or 0)
+        if request.GET.get("within", "30").isdigit()
+        else 30
+    )
     qs = selectors.reviews_due(request.user, as_of=_today(), within_days=within)
-    return render(request, "assistance/reviews.html", {
-        "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")), "within": within,
-        "today": _today(),
-    })
+    return render(
+        request,
+        "assistance/reviews.html",
+        {
+            "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")),
+            "within": within,
+            "today": _today(),
+        },
+    )
 
 
 @login_required
 def proposals(request):
     qs = selectors.open_proposals(request.user)
-    return render(request, "assistance/proposals.html", {
-        "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")), "today": _today(),
-    })
+    return render(
+        request,
+        "assistance/proposals.html",
+        {
+            "page": Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page")),
+            "today": _today(),
+        },
+    )
 
 
 @login_required
@@ -344,8 +448,13 @@ def proposal_process(request, pk: int):
     form = forms.ProcessForm(request.POST)
     if form.is_valid():
         try:
-            services.death_process(actor=request.user, proposal_id=pk, version=form.cleaned_data["version"],
-                                   processed_on=form.cleaned_data["processed_on"], note=form.cleaned_data["note"])
+            services.death_process(
+                actor=request.user,
+                proposal_id=pk,
+                version=form.cleaned_data["version"],
+                processed_on=form.cleaned_data["processed_on"],
+                note=form.cleaned_data["note"],
+            )
         except SafetyNetError as exc:
             messages.error(request, _msg(exc))
         else:
@@ -360,20 +469,30 @@ def proposal_process(request, pk: int):
 
 @login_required
 def roll_list(request):
-    form = forms.RollGenerateForm(request.POST or None, initial={
-        "county_code": (request.user.area_id or "")[:6],
-        "month": clocks.next_month(_today()).strftime("%Y-%m"),
-    })
+    form = forms.RollGenerateForm(
+        request.POST or None,
+        initial={
+            "county_code": (request.user.area_id or "")[:6],
+            "month": clocks.next_month(_today()).strftime("%Y-%m"),
+        },
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            roll = rolls.roll_generate(actor=request.user, county_code=form.cleaned_data["county_code"],
-                                       month=clocks.parse_month(form.cleaned_data["month"]))
+            roll = rolls.roll_generate(
+                actor=request.user,
+                county_code=form.cleaned_data["county_code"],
+                month=clocks.parse_month(form.cleaned_data["month"]),
+            )
         except SafetyNetError as exc:
             messages.error(request, _msg(exc))
         else:
             messages.success(request, _("Roll generated."))
             return redirect("assistance:roll", pk=roll.pk)
-    return render(request, "assistance/roll_list.html", {"rolls": selectors.rolls(request.user)[:60], "form": form})
+    return render(
+        request,
+        "assistance/roll_list.html",
+        {"rolls": selectors.rolls(request.user)[:60], "form": form},
+    )
 
 
 @login_required
@@ -382,16 +501,22 @@ def roll_detail(request, pk: int):
     roll = selectors.roll(request.user, pk)
     kind = request.GET.get("kind", "")
     lines = selectors.roll_lines(request.user, roll, kind=kind)
-    return render(request, "assistance/roll_detail.html", {
-        "roll": roll,
-        "totals": selectors.roll_totals(roll),
-        "recon": rolls.roll_reconcile(roll),
-        "page": Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page")),
-        "kind": kind,
-        "kinds": RollLine.Kind.choices,
-        "can_export": roll.locked and request.user.finance and request.user.area_id == roll.county_code,
-        "failure_form": forms.FailureForm(initial={"reported_on": _today()}),
-    })
+    return render(
+        request,
+        "assistance/roll_detail.html",
+        {
+            "roll": roll,
+            "totals": selectors.roll_totals(roll),
+            "recon": rolls.roll_reconcile(roll),
+            "page": Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page")),
+            "kind": kind,
+            "kinds": RollLine.Kind.choices,
+            "can_export": roll.locked
+            and request.user.finance
+            and request.user.area_id == roll.county_code,
+            "failure_form": forms.FailureForm(initial={"reported_on": _today()}),
+        },
+    )
 
 
 @login_required
@@ -410,8 +535,9 @@ def roll_action(request, pk: int, action: str):
         elif action == "approve":
             rolls.roll_approve(actor=request.user, roll_id=roll.pk, version=version)
         elif action == "regenerate":
-            rolls.roll_generate(actor=request.user, county_code=roll.county_code, month=roll.month,
-                                version=version)
+            rolls.roll_generate(
+                actor=request.user, county_code=roll.county_code, month=roll.month, version=version
+            )
         else:
             raise Http404
     except SafetyNetError as exc:
@@ -445,22 +571,34 @@ def line_fail(request, pk: int):
     form = forms.FailureForm(request.POST)
     if form.is_valid():
         try:
-            rolls.payment_failure_record(actor=request.user, line_id=line.pk, reason=form.cleaned_data["reason"],
-                                         reported_on=form.cleaned_data["reported_on"])
+            rolls.payment_failure_record(
+                actor=request.user,
+                line_id=line.pk,
+                reason=form.cleaned_data["reason"],
+                reported_on=form.cleaned_data["reported_on"],
+            )
         except SafetyNetError as exc:
             messages.error(request, _msg(exc))
         else:
-            messages.success(request, _("Failed payment recorded; it will be reissued in the next roll."))
+            messages.success(
+                request, _("Failed payment recorded; it will be reissued in the next roll.")
+            )
     return redirect(reverse("assistance:roll", kwargs={"pk": line.roll_id}))
 
 
 @login_required
 def adjustment_new(request):
-    form = forms.AdjustmentForm(request.POST or None, initial={"household_id": request.GET.get("household", "")})
+    form = forms.AdjustmentForm(
+        request.POST or None, initial={"household_id": request.GET.get("household", "")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            rolls.adjustment_create(actor=request.user, household_id=form.cleaned_data["household_id"],
-                                    amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"])
+            rolls.adjustment_create(
+                actor=request.user,
+                household_id=form.cleaned_data["household_id"],
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+            )
         except SafetyNetError as exc:
             messages.error(request, _msg(exc))
         else:

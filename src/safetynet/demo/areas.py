@@ -107,7 +107,9 @@ def build_tree(*, seed: int, households: int) -> AreaTree:
     pops = np.array([c.population for c in counties])
 
     # full-size tree: townships by population, villages per township 8-20
-    full_towns = np.clip(np.round(8 + pops / 6 + rng.normal(0, 2, len(counties))), 10, 25).astype(int)
+    full_towns = np.clip(np.round(8 + pops / 6 + rng.normal(0, 2, len(counties))), 10, 25).astype(
+        int
+    )
     full_villages = [rng.integers(8, 21, t) for t in full_towns]
     total_full = sum(int(v.sum()) for v in full_villages)
     scale = min(1.0, households / (total_full * FULL_SIZE_HOUSEHOLDS_PER_VILLAGE))

@@ -42,7 +42,9 @@ def load_csv(name: str) -> tuple[dict[str, str], ...]:
 @cache
 def reference_counties() -> tuple[dict[str, str], ...]:
     """The 23 Luoxiao counties (the same reference file `safetynet init` loads)."""
-    text = resources.files("safetynet.areas").joinpath("data/luoxiao_counties.csv").read_text("utf-8")
+    text = (
+        resources.files("safetynet.areas").joinpath("data/luoxiao_counties.csv").read_text("utf-8")
+    )
     return tuple(csv.DictReader(text.splitlines()))
 
 
@@ -88,7 +90,9 @@ def group_rank(keys: np.ndarray) -> np.ndarray:
     return np.arange(n) - np.repeat(starts, lengths)
 
 
-def random_days(rng: np.random.Generator, start: np.datetime64, end: np.datetime64, size: int) -> np.ndarray:
+def random_days(
+    rng: np.random.Generator, start: np.datetime64, end: np.datetime64, size: int
+) -> np.ndarray:
     """Uniform dates in [start, end]."""
     span = int((end - start).astype(np.int64))
     return start + rng.integers(0, span + 1, size).astype("timedelta64[D]")
@@ -151,5 +155,8 @@ def chars_series(points: np.ndarray, name: str = "") -> pl.Series:
 def numbered(prefix: str, n: int, width: int = 10) -> pl.Series:
     """prefix0000000001, prefix0000000002 ..."""
     return pl.select(
-        pl.concat_str(pl.lit(prefix), (pl.int_range(1, n + 1, dtype=pl.Int64)).cast(pl.String).str.zfill(width))
+        pl.concat_str(
+            pl.lit(prefix),
+            (pl.int_range(1, n + 1, dtype=pl.Int64)).cast(pl.String).str.zfill(width),
+        )
     ).to_series()

@@ -34,14 +34,19 @@ STEPS = REGISTRY_STEPS + [f"feeds/{k}" for k in KINDS] + ["feeds/ground_truth"]
 
 
 def _check(households, seed, feeds_per_person, file_format) -> None:
-    if not isinstance(households, int) or isinstance(households, bool) or not 1 <= households <= MAX_HOUSEHOLDS:
+    if (
+        not isinstance(households, int)
+        or isinstance(households, bool)
+        or not 1 <= households <= MAX_HOUSEHOLDS
+    ):
         raise ValidationFailed(
             f"户数必须是 1 到 {MAX_HOUSEHOLDS:,} 之间的整数（收到 {households!r}）",
             f"households must be a whole number from 1 to {MAX_HOUSEHOLDS:,} (got {households!r})",
         )
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValidationFailed(
-            f"随机种子必须是非负整数（收到 {seed!r}）", f"the seed must be a non-negative whole number (got {seed!r})"
+            f"随机种子必须是非负整数（收到 {seed!r}）",
+            f"the seed must be a non-negative whole number (got {seed!r})",
         )
     if feeds_per_person is not None and not (0 < float(feeds_per_person) <= 50):
         raise ValidationFailed(
@@ -88,9 +93,13 @@ def generate_region(
     tree = build_tree(seed=seed, households=households)
     hh_village = spread_households(seed=seed, tree=tree, households=households)
     step("areas")
-    pop = generate_population(seed=seed, households=households, tree=tree, hh_village=hh_village, as_of=as_of)
+    pop = generate_population(
+        seed=seed, households=households, tree=tree, hh_village=hh_village, as_of=as_of
+    )
     step("population")
-    province = np.array([int(c.province_code) for c in tree.counties])[tree.village_county[hh_village]]
+    province = np.array([int(c.province_code) for c in tree.counties])[
+        tree.village_county[hh_village]
+    ]
     incomes = generate_incomes(seed=seed, pop=pop, province=province, as_of=as_of)
     step("incomes")
 
@@ -118,9 +127,16 @@ def generate_region(
             step(f"feeds/{kind}")
 
         truth = generate_feeds(
-            seed=seed, pop=pop, tree=tree, as_of=as_of, feeds_per_person=feeds_per_person, on_kind=written
+            seed=seed,
+            pop=pop,
+            tree=tree,
+            as_of=as_of,
+            feeds_per_person=feeds_per_person,
+            on_kind=written,
         )
-        feed_paths["ground_truth"] = write(truth.select(GROUND_TRUTH_COLUMNS), feed_dir / "ground_truth", file_format)
+        feed_paths["ground_truth"] = write(
+            truth.select(GROUND_TRUTH_COLUMNS), feed_dir / "ground_truth", file_format
+        )
         step("feeds/ground_truth")
         paths["feeds"] = feed_paths
         counts["feeds"] = feed_counts
@@ -136,7 +152,9 @@ def generate_region(
         "format": file_format,
         "counts": counts,
     }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out_dir / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return {
         **counts,
         "persons": counts["persons"],

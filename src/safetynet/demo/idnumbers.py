@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
 ZERO = ord("0")
@@ -23,7 +22,9 @@ def check_char(body: np.ndarray) -> np.ndarray:
     return CHECK_CHARS[(body * WEIGHTS).sum(axis=1) % 11]
 
 
-def unique_sequences(rng: np.random.Generator, area: np.ndarray, ymd: np.ndarray, male: np.ndarray) -> np.ndarray:
+def unique_sequences(
+    rng: np.random.Generator, area: np.ndarray, ymd: np.ndarray, male: np.ndarray
+) -> np.ndarray:
     """Sequence codes 000-999, odd for men, unique within (area code, birth date)."""
     cell = area.astype(np.int64) * 100_000_000 + ymd
     parity = male.astype(np.int64)

@@ -44,7 +44,9 @@ def _sum_by(hh: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(hh, weights=values, minlength=n)
 
 
-def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of: date) -> pl.DataFrame:
+def generate_incomes(
+    *, seed: int, pop: Population, province: np.ndarray, as_of: date
+) -> pl.DataFrame:
     """`province` is the two-digit province code (int) of every household."""
     cal = load_yaml("calibration.yaml")
     rng = stream(seed, "incomes")
@@ -59,9 +61,9 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
 
     wage_cal = cal["wage"]
     employed = active & (pop.employment > 0)
-    rate = np.where(pop.employment == 2, wage_cal["migrant_median"], wage_cal["local_median"]) * np.exp(
-        rng.normal(0, wage_cal["sigma"], P) + 0.18 * econ_p
-    )
+    rate = np.where(
+        pop.employment == 2, wage_cal["migrant_median"], wage_cal["local_median"]
+    ) * np.exp(rng.normal(0, wage_cal["sigma"], P) + 0.18 * econ_p)
     job_loss = employed & (pop.employment == 2) & (rng.random(P) < 0.03)
     labourers = active & (pop.labour <= 1) & (pop.age >= 16) & (pop.age <= 74)
     n_labour = _sum_by(hh, labourers.astype(float), H)
@@ -80,7 +82,11 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
     business = rng.random(H) < 0.04 * np.clip(1 + 0.5 * econ_h, 0.2, 2.5)
     business_scale = np.exp(rng.normal(np.log(60000), 0.6, H))
     rents = rng.random(H)
-    rent_scale = np.where(rents < 0.03, np.exp(rng.normal(np.log(9000), 0.6, H)), np.exp(rng.normal(np.log(700), 0.8, H)))
+    rent_scale = np.where(
+        rents < 0.03,
+        np.exp(rng.normal(np.log(9000), 0.6, H)),
+        np.exp(rng.normal(np.log(700), 0.8, H)),
+    )
     has_rent = rents < 0.45
     other_pension = active & (pop.age >= 60) & ~poor[hh] & (rng.random(P) < 0.03)
     other_pension_amount = np.exp(rng.normal(np.log(32000), 0.3, P))
@@ -120,11 +126,15 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
         gross_farm = np.where(farms, farm_scale * year_noise, 0.0)
         gross_biz = np.where(business, business_scale * year_noise, 0.0)
         business_income = gross_farm + gross_biz
-        business_cost = gross_farm * rng.uniform(0.35, 0.6, H) + gross_biz * rng.uniform(0.6, 0.8, H)
+        business_cost = gross_farm * rng.uniform(0.35, 0.6, H) + gross_biz * rng.uniform(
+            0.6, 0.8, H
+        )
         prop = np.where(has_rent, rent_scale * year_noise, 0.0)
         age_y = pop.age - shift
         basic = float(cal["basic_pension_monthly"][year]) * 12
-        pension_basic = _sum_by(hh, (active & (age_y >= 60) & (pop.pension_insured != 0)) * basic, H)
+        pension_basic = _sum_by(
+            hh, (active & (age_y >= 60) & (pop.pension_insured != 0)) * basic, H
+        )
         pension_other = _sum_by(hh, other_pension * other_pension_amount * growth, H)
         subsidies = np.where(rng.random(H) < 0.85, rng.uniform(150, 1200, H), 0.0)
         subsidies += np.where(poor & (rng.random(H) < 0.5), rng.uniform(500, 3000, H), 0.0)
@@ -144,16 +154,32 @@ def generate_incomes(*, seed: int, pop: Population, province: np.ndarray, as_of:
         worked = _sum_by(hh, months, H)
         counted = np.maximum(
             0.0,
-            wage - np.minimum(wage, deduction * worked) + business_income - business_cost + prop
-            + pension_other + subsidies + other,
+            wage
+            - np.minimum(wage, deduction * worked)
+            + business_income
+            - business_cost
+            + prop
+            + pension_other
+            + subsidies
+            + other,
         )
         pc_month = counted / 12 / n_active
         gets_dibao = (pc_month < std_h) & takeup
-        assistance = np.where(gets_dibao, (std_h - pc_month) * n_active * 12 * rng.uniform(0.85, 1.05, H), 0.0)
+        assistance = np.where(
+            gets_dibao, (std_h - pc_month) * n_active * 12 * rng.uniform(0.85, 1.05, H), 0.0
+        )
 
         net = (
-            wage + business_income - business_cost + prop + pension_basic + pension_other
-            + assistance + subsidies + exempt + other
+            wage
+            + business_income
+            - business_cost
+            + prop
+            + pension_basic
+            + pension_other
+            + assistance
+            + subsidies
+            + exempt
+            + other
         )
         assets = np.where(
             rng.random(H) < 0.06, 0.0, np.maximum(net, 0) * np.exp(rng.normal(np.log(0.6), 1.0, H))

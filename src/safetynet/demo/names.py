@@ -36,7 +36,14 @@ class GivenNames:
         self.wide_double = float(data["wide_double"])
         self.wide = {
             male: np.array(
-                sorted({c for spec in data[key] for pool in ("first", "second", "single") for c in spec[pool]}),
+                sorted(
+                    {
+                        c
+                        for spec in data[key]
+                        for pool in ("first", "second", "single")
+                        for c in spec[pool]
+                    }
+                ),
                 dtype="U1",
             )
             for key, male in (("M", True), ("F", False))
@@ -53,7 +60,9 @@ class GivenNames:
                     for key in ("popular", "single", "first", "second")
                 } | {"single_share": spec["single_share"], "popular_share": spec["popular_share"]}
 
-    def draw(self, rng: np.random.Generator, male: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
+    def draw(
+        self, rng: np.random.Generator, male: np.ndarray, birth_year: np.ndarray
+    ) -> np.ndarray:
         n = len(male)
         out = np.empty(n, dtype="U2")
         cohort = np.searchsorted(self.bounds, birth_year, side="right")

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import idnumbers
 from .base import load_yaml
-from .names import codepoints, from_codepoints, surname_table
+from .names import surname_table
 
 NOISE_RATES = {
     "missing_id": 0.04,
@@ -49,7 +49,9 @@ class IdNoise:
     tags: dict[str, np.ndarray]  # noise name -> bool per record
 
 
-def id_noise(rng: np.random.Generator, true_ids: np.ndarray, birth_year: np.ndarray, known: np.ndarray) -> IdNoise:
+def id_noise(
+    rng: np.random.Generator, true_ids: np.ndarray, birth_year: np.ndarray, known: np.ndarray
+) -> IdNoise:
     """Apply ID noise to `true_ids` (n, 18). `known` holds every real number (S18, sorted) so a
     typo never turns one person's number into another's."""
     n = len(true_ids)
@@ -62,7 +64,11 @@ def id_noise(rng: np.random.Generator, true_ids: np.ndarray, birth_year: np.ndar
     missing = u < c1
     subst = (u >= c1) & (u < c2)
     swap = (u >= c2) & (u < c3)
-    legacy = (rng.random(n) < r["legacy_15"]) & (birth_year < LEGACY_BEFORE_YEAR) & ~(missing | subst | swap)
+    legacy = (
+        (rng.random(n) < r["legacy_15"])
+        & (birth_year < LEGACY_BEFORE_YEAR)
+        & ~(missing | subst | swap)
+    )
 
     for mask, fn in ((subst, idnumbers.substitute_digit), (swap, idnumbers.swap_adjacent)):
         rows = np.flatnonzero(mask)
@@ -75,49 +81,59 @@ def id_noise(rng: np.random.Generator, true_ids: np.ndarray, birth_year: np.ndar
             ok = changed & ~clash
             out[rows[ok]] = typed[ok]
             mask[rows[~ok]] = False
-    lower = ~(missing | subst | swap | legacy) & (out[:, 17] == ord("X")) & (rng.random(n) < r["lowercase_x"])
+    lower = (
+        ~(missing | subst | swap | legacy)
+        & (out[:, 17] == ord("X"))
+        & (rng.random(n) < r["lowercase_x"])
+    )
     out[lower, 17] = ord("x")
     out[legacy] = idnumbers.to_legacy(out[legacy])
     out[missing] = 0
     return IdNoise(
         out,
-        {"missing_id": missing, "id_substitution": subst, "id_transposition": swap, "legacy_15": legacy, "lowercase_x": lower},
+        {
+            "missing_id": missing,
+            "id_substitution": subst,
+            "id_transposition": swap,
+            "legacy_15": legacy,
+            "lowercase_x": lower,
+        },
     )
 
 
 @cache
 def _variant_tables():
+    """Dense lookup tables over the Basic Multilingual Plane: code point -> alternatives."""
     data = load_yaml("variants.yaml")
-    hom_keys = np.array(sorted(data["homophone"]), dtype="U1")
-    alts = [data["homophone"][k] for k in hom_keys]
-    offsets = np.cumsum([0] + [len(a) for a in alts])[:-1]
-    counts = np.array([len(a) for a in alts])
-    flat = np.array([c for a in alts for c in a], dtype="U1")
-    trad = data["traditional"]
-    trad_keys = np.array(sorted(trad), dtype="U1")
-    trad_vals = np.array([trad[k] for k in trad_keys], dtype="U1")
-    as_int = lambda a: a.view(np.uint32)  # noqa: E731 - one code point per U1 item
+    hom_first = np.full(1 << 16, -1, dtype=np.int64)  # index of the first alternative
+    hom_count = np.zeros(1 << 16, dtype=np.int64)
+    flat: list[int] = []
+    for char, alternatives in sorted(data["homophone"].items()):
+        hom_first[ord(char)] = len(flat)
+        hom_count[ord(char)] = len(alternatives)
+        flat.extend(ord(a) for a in alternatives)
+    traditional = np.zeros(1 << 16, dtype=np.uint32)
+    for simple, trad in data["traditional"].items():
+        traditional[ord(simple)] = ord(trad)
     surnames, _ = surname_table()
-    compound = np.array([s for s in surnames if len(s) == 2], dtype="U2")
-    return as_int(hom_keys), offsets, counts, as_int(flat), as_int(trad_keys), as_int(trad_vals), compound
+    compound = np.array([[ord(c) for c in s] for s in surnames if len(s) == 2], dtype=np.uint32)
+    return hom_first, hom_count, np.array(flat, dtype=np.uint32), traditional, compound
 
 
-def _lookup(keys: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pos = np.minimum(np.searchsorted(keys, cells), len(keys) - 1)
-    return keys[pos] == cells, pos
-
-
-def name_noise(rng: np.random.Generator, names: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    hom_keys, offsets, counts, flat, trad_keys, trad_vals, compound = _variant_tables()
-    n = len(names)
-    cp = codepoints(names).copy()
-    filled = cp != 0
-    hom_hit, hom_pos = _lookup(hom_keys, cp)
-    hom_hit &= filled
-    trad_hit, trad_pos = _lookup(trad_keys, cp)
-    trad_hit &= filled
-    length = filled.sum(axis=1)
-    surname_len = 1 + np.isin(names.astype("U2"), compound)
+def name_noise(
+    rng: np.random.Generator, points: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Name variants on an (n, 4) matrix of code points; a dropped character leaves a 0."""
+    hom_first, hom_count, flat, traditional, compound = _variant_tables()
+    n = len(points)
+    cp = points.copy()
+    hom_hit = hom_count[cp] > 0
+    trad_hit = traditional[cp] > 0
+    length = (cp != 0).sum(axis=1)
+    two_char_surname = np.zeros(n, dtype=bool)
+    for a, b in compound:
+        two_char_surname |= (cp[:, 0] == a) & (cp[:, 1] == b)
+    surname_len = 1 + two_char_surname
     droppable = length - surname_len == 2
 
     r = NOISE_RATES
@@ -126,27 +142,24 @@ def name_noise(rng: np.random.Generator, names: np.ndarray) -> tuple[np.ndarray,
     c2 = c1 + r["name_traditional"]
     c3 = c2 + r["name_dropped"]
     homophone = (w < c1) & hom_hit.any(axis=1)
-    traditional = (w >= c1) & (w < c2) & trad_hit.any(axis=1)
+    traditional_rows = (w >= c1) & (w < c2) & trad_hit.any(axis=1)
     dropped = (w >= c2) & (w < c3) & droppable
 
     rows = np.flatnonzero(homophone)
     if len(rows):
-        score = np.where(hom_hit[rows], rng.random((len(rows), 4)), -1.0)
+        score = np.where(hom_hit[rows], rng.random((len(rows), cp.shape[1])), -1.0)
         col = score.argmax(axis=1)
-        k = hom_pos[rows, col]
-        cp[rows, col] = flat[offsets[k] + rng.integers(0, 1 << 30, len(rows)) % counts[k]]
-    rows = np.flatnonzero(traditional)
+        old = cp[rows, col]
+        cp[rows, col] = flat[hom_first[old] + rng.integers(0, 1 << 30, len(rows)) % hom_count[old]]
+    rows = np.flatnonzero(traditional_rows)
     if len(rows):
         sub = cp[rows]
-        hit = trad_hit[rows]
-        sub[hit] = trad_vals[trad_pos[rows][hit]]
-        cp[rows] = sub
+        cp[rows] = np.where(trad_hit[rows], traditional[sub], sub)
     rows = np.flatnonzero(dropped)
     if len(rows):
-        col = surname_len[rows] + rng.integers(0, 2, len(rows))
-        cp[rows, col] = 0
-    return from_codepoints(cp), {
+        cp[rows, surname_len[rows] + rng.integers(0, 2, len(rows))] = 0
+    return cp, {
         "name_homophone": homophone,
-        "name_traditional": traditional,
+        "name_traditional": traditional_rows,
         "name_dropped": dropped,
     }

@@ -28,7 +28,9 @@ MAX_MEMBERS = 7
 STATUSES = np.array(["active", "deceased", "imprisoned", "missing", "moved_out"])
 EDUCATION = np.array(["", "none", "primary", "junior", "senior", "vocational", "college"])
 HEALTH = np.array(["healthy", "chronic", "serious", "disabled"])
-DISABILITY_TYPES = np.array(["", "visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"])
+DISABILITY_TYPES = np.array(
+    ["", "visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
+)
 LABOUR = np.array(["normal", "weak", "lost", "none"])
 EMPLOYMENT = np.array(["none", "local", "migrant"])
 HOUSING = np.array(["A", "B", "C", "D"])
@@ -158,8 +160,12 @@ def _structure(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     n_children = np.zeros(n, dtype=np.int64)
     n_children[t["nuclear"]] = 1 + _counts(rng, [0.42, 0.43, 0.15], int(t["nuclear"].sum()))
     n_children[t["one_parent"]] = 1 + _counts(rng, [0.62, 0.38], int(t["one_parent"].sum()))
-    n_children[t["with_parents"]] = 1 + _counts(rng, [0.45, 0.42, 0.13], int(t["with_parents"].sum()))
-    n_children[t["three_generation"]] = 1 + _counts(rng, [0.72, 0.28], int(t["three_generation"].sum()))
+    n_children[t["with_parents"]] = 1 + _counts(
+        rng, [0.45, 0.42, 0.13], int(t["with_parents"].sum())
+    )
+    n_children[t["three_generation"]] = 1 + _counts(
+        rng, [0.72, 0.28], int(t["three_generation"].sum())
+    )
     n_parents = np.zeros(n, dtype=np.int64)
     n_parents[t["with_parents"]] = 1 + (rng.random(int(t["with_parents"].sum())) < 0.38)
     sa = t["single_adult"]
@@ -167,7 +173,9 @@ def _structure(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     sib = t["siblings"]
     n_parents[sib] = rng.random(int(sib.sum())) < 0.3
     n_grand = np.zeros(n, dtype=np.int64)
-    n_grand[t["three_generation"]] = 1 + _counts(rng, [0.52, 0.38, 0.10], int(t["three_generation"].sum()))
+    n_grand[t["three_generation"]] = 1 + _counts(
+        rng, [0.52, 0.38, 0.10], int(t["three_generation"].sum())
+    )
     n_grand[t["skipped_generation"]] = 1 + (rng.random(int(t["skipped_generation"].sum())) < 0.45)
     n_sib = sib.astype(np.int64) + (sib & (rng.random(n) < 0.15))
     return {
@@ -215,7 +223,9 @@ def _members(rng: np.random.Generator, s: dict[str, np.ndarray]) -> dict[str, np
     add(ph, PARENT, prank, _cap(rng, p_age, 99.0), p_male)
 
     # children of the head (and spouse)
-    mother_age = np.where(~head_male, head_age, np.where(s["has_spouse"], spouse_age_h, head_age - 2))
+    mother_age = np.where(
+        ~head_male, head_age, np.where(s["has_spouse"], spouse_age_h, head_age - 2)
+    )
     ch = np.repeat(all_h, s["n_children"])
     crank = group_rank(ch)
     first_gap = rng.uniform(21, 31, n)
@@ -264,7 +274,15 @@ def _members(rng: np.random.Generator, s: dict[str, np.ndarray]) -> dict[str, np
     # at most seven members: keep head, spouse, married child, child-in-law, children, parents,
     # grandchildren, siblings in that order of priority
     priority = np.select(
-        [rel == HEAD, rel == SPOUSE, (rel == CHILD) & (rank == 0), rel == CHILD_IN_LAW, rel == CHILD, rel == PARENT, rel == GRANDCHILD],
+        [
+            rel == HEAD,
+            rel == SPOUSE,
+            (rel == CHILD) & (rank == 0),
+            rel == CHILD_IN_LAW,
+            rel == CHILD,
+            rel == PARENT,
+            rel == GRANDCHILD,
+        ],
         [0, 1, 2, 3, 4, 5, 6],
         7,
     )
@@ -272,10 +290,18 @@ def _members(rng: np.random.Generator, s: dict[str, np.ndarray]) -> dict[str, np
     keep = order[group_rank(hh[order]) < MAX_MEMBERS]
     hh, rel, rank, age, male = hh[keep], rel[keep], rank[keep], age[keep], male[keep]
     order = np.lexsort((rank, rel, hh))
-    return {"hh": hh[order], "rel": rel[order], "rank": rank[order], "age": age[order], "male": male[order]}
+    return {
+        "hh": hh[order],
+        "rel": rel[order],
+        "rank": rank[order],
+        "age": age[order],
+        "male": male[order],
+    }
 
 
-def generate_population(*, seed: int, households: int, tree: AreaTree, hh_village: np.ndarray, as_of: date) -> Population:
+def generate_population(
+    *, seed: int, households: int, tree: AreaTree, hh_village: np.ndarray, as_of: date
+) -> Population:
     rng = stream(seed, "population")
     d0 = day(as_of)
     H = households
@@ -301,17 +327,28 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
 
     # --- health and disability ---------------------------------------------------------
     risk = np.exp(-0.3 * pe)
-    dis_profile = np.select([age < 16, age < 45, age < 60, age < 70, age < 80], [1.5, 3.5, 6, 10, 15], 25) * risk
-    ser_profile = np.select([age < 16, age < 45, age < 60, age < 75], [0.3, 0.8, 2.0, 3.0], 3.5) * risk
-    chr_profile = np.select([age < 16, age < 45, age < 60, age < 75], [0.5, 3.0, 12.0, 25.0], 30.0) * risk
+    dis_profile = (
+        np.select([age < 16, age < 45, age < 60, age < 70, age < 80], [1.5, 3.5, 6, 10, 15], 25)
+        * risk
+    )
+    ser_profile = (
+        np.select([age < 16, age < 45, age < 60, age < 75], [0.3, 0.8, 2.0, 3.0], 3.5) * risk
+    )
+    chr_profile = (
+        np.select([age < 16, age < 45, age < 60, age < 75], [0.5, 3.0, 12.0, 25.0], 30.0) * risk
+    )
     u = rng.random(P)
     p_dis = np.clip(dis_profile * (0.06 / dis_profile.mean()), 0, 0.6)
     p_ser = np.clip(ser_profile * (0.015 / ser_profile.mean()), 0, 0.2)
     p_chr = np.clip(chr_profile * (0.10 / chr_profile.mean()), 0, 0.6)
-    health = np.select([u < p_dis, u < p_dis + p_ser, u < p_dis + p_ser + p_chr], [3, 2, 1], 0).astype(np.int8)
+    health = np.select(
+        [u < p_dis, u < p_dis + p_ser, u < p_dis + p_ser + p_chr], [3, 2, 1], 0
+    ).astype(np.int8)
     disabled = health == 3
     dis_type = np.zeros(P, dtype=np.int8)
-    dis_type[disabled] = 1 + pick(rng, [0.14, 0.2, 0.02, 0.3, 0.08, 0.08, 0.18], int(disabled.sum()))
+    dis_type[disabled] = 1 + pick(
+        rng, [0.14, 0.2, 0.02, 0.3, 0.08, 0.08, 0.18], int(disabled.sum())
+    )
     dis_grade = np.zeros(P, dtype=np.int8)
     dis_grade[disabled] = 1 + pick(rng, [0.12, 0.2, 0.3, 0.38], int(disabled.sum()))
     severe = disabled & (dis_grade <= 2)
@@ -322,7 +359,13 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     old_weight = np.where(~is_head & (age >= 55), np.exp((age - 55) / 12.0), 0.0)
     p_dead = old_weight * (0.004 * P / max(old_weight.sum(), 1e-9))
     status[u < p_dead] = 1
-    young = ~is_head & (status == 0) & (age >= 18) & (age <= 40) & np.isin(rel, [CHILD, SIBLING, CHILD_IN_LAW])
+    young = (
+        ~is_head
+        & (status == 0)
+        & (age >= 18)
+        & (age <= 40)
+        & np.isin(rel, [CHILD, SIBLING, CHILD_IN_LAW])
+    )
     v = rng.random(P)
     status[young & (v < 0.003 * P / max(young.sum(), 1))] = 4
     status[young & (status == 0) & male & (v > 0.9995)] = 2
@@ -369,9 +412,7 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     labour[working_age & (health == 1)] = np.where(u[working_age & (health == 1)] < 0.6, 0, 1)
     labour[working_age & (health == 2)] = np.where(u[working_age & (health == 2)] < 0.8, 2, 1)
     wd = working_age & disabled
-    labour[wd] = np.select(
-        [dis_grade[wd] <= 2, dis_grade[wd] == 3, u[wd] < 0.5], [2, 1, 0], 1
-    )
+    labour[wd] = np.select([dis_grade[wd] <= 2, dis_grade[wd] == 3, u[wd] < 0.5], [2, 1, 0], 1)
     y60 = (age >= 60) & (age <= 64)
     labour[y60 & healthy] = np.where(u[y60 & healthy] < 0.55, 0, 1)
     labour[y60 & ~healthy] = np.where(u[y60 & ~healthy] < 0.5, 1, 2)
@@ -385,11 +426,15 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     # --- work ------------------------------------------------------------------------
     can_work = (age >= 16) & (age <= 64) & ~in_school & (labour <= 1) & (status != 2)
     boost = np.clip(1 + 0.15 * pe, 0.5, 1.5)
-    p_mig = np.select(
-        [(age <= 49) & male, age <= 49, (age <= 59) & male, age <= 59],
-        [0.66, 0.48, 0.38, 0.2],
-        0.08,
-    ) * np.where(labour == 1, 0.5, 1.0) * boost
+    p_mig = (
+        np.select(
+            [(age <= 49) & male, age <= 49, (age <= 59) & male, age <= 59],
+            [0.66, 0.48, 0.38, 0.2],
+            0.08,
+        )
+        * np.where(labour == 1, 0.5, 1.0)
+        * boost
+    )
     u = rng.random(P)
     employment = np.zeros(P, dtype=np.int8)
     employment[can_work & (u < p_mig)] = 2
@@ -405,7 +450,9 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     u = rng.random(P)
     very_old = age >= 80
     adl[very_old & (u < 0.17)] = 1 + rng.integers(0, 3, P)[very_old & (u < 0.17)]
-    adl[very_old & (u >= 0.17) & (u < 0.25)] = 4 + rng.integers(0, 3, P)[very_old & (u >= 0.17) & (u < 0.25)]
+    adl[very_old & (u >= 0.17) & (u < 0.25)] = (
+        4 + rng.integers(0, 3, P)[very_old & (u >= 0.17) & (u < 0.25)]
+    )
     g1 = disabled & (dis_grade == 1) & np.isin(dis_type, [4, 5, 6, 7])
     adl[g1] = np.maximum(adl[g1], 2 + rng.integers(0, 5, P)[g1])
     g2 = disabled & (dis_grade == 2) & np.isin(dis_type, [4, 7])
@@ -417,7 +464,9 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     score = -econ + 0.9 * hh_severe + 0.4 * ~hh_young + rng.normal(0, 0.6, H)
     registered_poor = score >= np.quantile(score, 1 - 0.12)
     exit_year = np.zeros(H, dtype=np.int64)
-    exit_year[registered_poor] = 2014 + pick(rng, [0.03, 0.06, 0.12, 0.2, 0.25, 0.22, 0.12], int(registered_poor.sum()))
+    exit_year[registered_poor] = 2014 + pick(
+        rng, [0.03, 0.06, 0.12, 0.2, 0.25, 0.22, 0.12], int(registered_poor.sum())
+    )
     relocated = registered_poor & (rng.random(H) < 0.1)
     housing = pick(rng, [0.58, 0.405, 0.012, 0.003], H).astype(np.int8)
     water_secure = rng.random(H) >= 0.005
@@ -434,8 +483,43 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     u = rng.random(P)
     has_phone = (status == 0) & (age >= 16) & (age <= 75) & (u < np.where(is_head, 0.9, 0.6))
     phone = np.zeros(P, dtype=np.int64)
-    prefixes = np.array([134, 135, 136, 137, 138, 139, 150, 151, 152, 157, 158, 159, 182, 183, 187, 188, 130, 131, 132, 155, 156, 185, 186, 133, 153, 180, 181, 189, 177, 199])
-    phone[has_phone] = prefixes[rng.integers(0, len(prefixes), int(has_phone.sum()))] * 10**8 + rng.integers(0, 10**8, int(has_phone.sum()))
+    prefixes = np.array(
+        [
+            134,
+            135,
+            136,
+            137,
+            138,
+            139,
+            150,
+            151,
+            152,
+            157,
+            158,
+            159,
+            182,
+            183,
+            187,
+            188,
+            130,
+            131,
+            132,
+            155,
+            156,
+            185,
+            186,
+            133,
+            153,
+            180,
+            181,
+            189,
+            177,
+            199,
+        ]
+    )
+    phone[has_phone] = prefixes[
+        rng.integers(0, len(prefixes), int(has_phone.sum()))
+    ] * 10**8 + rng.integers(0, 10**8, int(has_phone.sum()))
     first_phone = np.full(H, 0, dtype=np.int64)
     # the household phone: the head's, otherwise the first member with a phone
     order = np.lexsort((~has_phone, hh))
@@ -457,7 +541,9 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
     id_all = _id_numbers(
         stream(seed, "population.ids"),
         tree,
-        county=np.concatenate([tree.village_county[hh_village][hh], tree.village_county[out["village"]]]),
+        county=np.concatenate(
+            [tree.village_county[hh_village][hh], tree.village_county[out["village"]]]
+        ),
         parts=[np.concatenate([a, b]) for a, b in zip(parts, out_parts, strict=True)],
         male=np.concatenate([male, out["male"]]),
         married_in=np.concatenate([wives, np.zeros(len(out["male"]), dtype=bool)]),
@@ -513,7 +599,10 @@ def generate_population(*, seed: int, households: int, tree: AreaTree, hh_villag
 
 def _bank_accounts(rng: np.random.Generator, n: int) -> np.ndarray:
     # issuer prefixes of banks that pay benefits in rural Jiangxi and Hunan
-    bins = np.array([[int(c) for c in b] for b in ("622848", "621799", "623059", "621700", "622188", "623506")], dtype=np.uint8)
+    bins = np.array(
+        [[int(c) for c in b] for b in ("622848", "621799", "623059", "621700", "622188", "623506")],
+        dtype=np.uint8,
+    )
     body = np.empty((n, 18), dtype=np.uint8)
     body[:, :6] = bins[rng.integers(0, len(bins), n)]
     body[:, 6:] = rng.integers(0, 10, (n, 12), dtype=np.uint8)
@@ -584,7 +673,9 @@ def _names(rng, tree: AreaTree, hh_village, s, m, birth_year) -> np.ndarray:
     return np.strings.add(surnames[surname_idx], given).astype("U4")
 
 
-def _outsiders(rng: np.random.Generator, tree: AreaTree, n_registry: int, d0: np.datetime64) -> dict[str, np.ndarray]:
+def _outsiders(
+    rng: np.random.Generator, tree: AreaTree, n_registry: int, d0: np.datetime64
+) -> dict[str, np.ndarray]:
     """People of the same counties who are not in the registry (civil servants, townspeople ...)."""
     n = max(40, int(n_registry * 0.04))
     age = _cap(rng, _floor(rng, rng.normal(45, 15, n), 18, 10), 95)
@@ -595,7 +686,12 @@ def _outsiders(rng: np.random.Generator, tree: AreaTree, n_registry: int, d0: np
     flavour_of_county = np.array([FLAVOURS.index(c.flavour) for c in tree.counties])
     sidx = draw_surnames(rng, flavour_of_county[tree.village_county[village]])
     given = GivenNames().draw(rng, male, date_parts(birth)[0])
-    return {"birth": birth, "male": male, "village": village, "name": np.strings.add(surnames[sidx], given).astype("U4")}
+    return {
+        "birth": birth,
+        "male": male,
+        "village": village,
+        "name": np.strings.add(surnames[sidx], given).astype("U4"),
+    }
 
 
 def _id_numbers(rng, tree: AreaTree, *, county, parts, male, married_in) -> np.ndarray:

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from . import idnumbers
 from .areas import AreaTree
+from .base import Cat, chars_series, yes_no
+from .names import codepoints
 from .population import (
     DISABILITY_TYPES,
     EDUCATION,
@@ -70,12 +73,14 @@ BOOLEAN_COLUMNS = {
 MONEY_TEXT_COLUMNS = {"total_cost", "insurance_paid", "out_of_pocket"}
 
 
-def _yn(mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, "Y", "N")
+def _blank(values: np.ndarray | pl.Series, blank: np.ndarray) -> pl.Series:
+    series = values if isinstance(values, pl.Series) else pl.Series(values)
+    return series.set(pl.Series(blank), None) if blank.any() else series
 
 
-def _blank(values: np.ndarray, blank: np.ndarray) -> pl.Series:
-    return pl.Series(values).set(pl.Series(blank), None)
+def _text(values: np.ndarray, blank: np.ndarray) -> pl.Series:
+    """Whole numbers as text (phone numbers), empty where `blank`."""
+    return _blank(pl.Series(values).cast(pl.String), blank)
 
 
 def areas_frame(tree: AreaTree) -> pl.DataFrame:
@@ -86,59 +91,64 @@ def areas_frame(tree: AreaTree) -> pl.DataFrame:
 
 def households_frame(pop: Population, tree: AreaTree) -> pl.DataFrame:
     v = pop.hh_village
-    county = np.array([c.name for c in tree.counties])[tree.village_county[v]]
+    county = np.array([c.name for c in tree.counties])[tree.village_county]
+    # "<county><township><village>" per village, then the group and house number
+    place = np.strings.add(
+        np.strings.add(county, tree.township_names[tree.village_township]), tree.village_names
+    )
     address = pl.concat_str(
         [
-            pl.Series(county),
-            pl.Series(tree.township_names[tree.village_township[v]]),
-            pl.Series(tree.village_names[v]),
-            pl.Series(pop.address_group),
+            pl.Series(place).gather(v),
+            pl.Series(pop.address_group).cast(pl.String),
             pl.lit("组"),
-            pl.Series(pop.address_number),
+            pl.Series(pop.address_number).cast(pl.String),
             pl.lit("号"),
         ]
     )
     return pl.DataFrame(
         {
             "household_id": pop.household_id,
-            "village_code": tree.village_codes[v],
+            "village_code": pl.Series(tree.village_codes).gather(v),
             "address": pl.select(address).to_series(),
-            "registered_poor": _yn(pop.registered_poor),
+            "registered_poor": yes_no(pop.registered_poor).series(),
             "exit_year": _blank(pop.exit_year, pop.exit_year == 0),
-            "relocated": _yn(pop.relocated),
-            "housing_grade": HOUSING[pop.housing],
-            "water_secure": _yn(pop.water_secure),
-            "phone": _blank(pop.hh_phone.astype(str), pop.hh_phone == 0),
-            "bank_account": pl.Series(pop.bank_account).cast(pl.String).replace("", None),
+            "relocated": yes_no(pop.relocated).series(),
+            "housing_grade": Cat(HOUSING, pop.housing).series(),
+            "water_secure": yes_no(pop.water_secure).series(),
+            "phone": _text(pop.hh_phone, pop.hh_phone == 0),
+            "bank_account": _blank(
+                pl.Series(pop.bank_account).cast(pl.String), pop.bank_account == b""
+            ),
         }
     )
 
 
 def persons_frame(pop: Population) -> pl.DataFrame:
-    ids = np.ascontiguousarray(pop.id18).view("S18").ravel()
     grade = pop.disability_grade.astype(np.int64)
     return pl.DataFrame(
         {
-            "id_number": pl.Series(ids).cast(pl.String),
-            "household_id": pop.household_id[pop.hh],
-            "name": pop.name,
-            "relation": RELATIONS[pop.relation],
-            "sex": np.where(pop.male, "M", "F"),
+            "id_number": pl.Series(idnumbers.as_strings(pop.id18)).cast(pl.String),
+            "household_id": pop.household_id.gather(pop.hh),
+            "name": chars_series(codepoints(pop.name)),
+            "relation": Cat(RELATIONS, pop.relation).series(),
+            "sex": Cat(["F", "M"], pop.male).series(),
             "birth_date": pop.birth,
-            "status": STATUSES[pop.status],
-            "education": _blank(EDUCATION[pop.education], pop.education == 0),
-            "in_school": _yn(pop.in_school),
-            "health": HEALTH[pop.health],
-            "disability_type": _blank(DISABILITY_TYPES[pop.disability_type], pop.disability_type == 0),
+            "status": Cat(STATUSES, pop.status).series(),
+            "education": Cat(EDUCATION, pop.education).series(),
+            "in_school": yes_no(pop.in_school).series(),
+            "health": Cat(HEALTH, pop.health).series(),
+            "disability_type": Cat(DISABILITY_TYPES, pop.disability_type).series(),
             "disability_grade": _blank(grade, grade == 0),
-            "labour": LABOUR[pop.labour],
-            "employment": EMPLOYMENT[pop.employment],
+            "labour": Cat(LABOUR, pop.labour).series(),
+            "employment": Cat(EMPLOYMENT, pop.employment).series(),
             "work_months": pop.work_months.astype(np.int64),
-            "medical_insured": _yn(pop.medical_insured),
-            "pension_insured": _blank(_yn(pop.pension_insured == 1), pop.pension_insured < 0),
+            "medical_insured": yes_no(pop.medical_insured).series(),
+            "pension_insured": Cat(["", "N", "Y"], pop.pension_insured + 1).series(),
             "adl_failed": pop.adl_failed.astype(np.int64),
-            "supporter_capable": pl.Series(np.full(pop.n_persons, None), dtype=pl.String),
-            "phone": _blank(pop.phone.astype(str), pop.phone == 0),
+            "supporter_capable": pl.Series([None], dtype=pl.String).gather(
+                np.zeros(pop.n_persons, dtype=np.int64)
+            ),
+            "phone": _text(pop.phone, pop.phone == 0),
         }
     )
 

@@ -121,8 +121,10 @@ def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb
             continue
         binding = ParameterBinding(as_of=as_of, keys=key_entries, mode="column")
         try:
-            plan = compile_plan(cat, binding, dialect=eng.dialect, isolate=True)
             tables = scenario_tables([(hid, key, sc) for hid, key, sc, _ in batch], cat.inputs)
+            empty = {name for name, spec in cat.inputs.items()
+                     if spec.optional and (name not in tables or tables[name].num_rows == 0)}
+            plan = compile_plan(cat, binding, dialect=eng.dialect, isolate=True, empty_inputs=empty)
             res = eng.run(plan, tables)
         except SafetyNetError as exc:
             for *_, i in batch:

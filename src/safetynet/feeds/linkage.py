@@ -158,8 +158,7 @@ def _normalise_ids(con) -> None:
     rest (15-digit, lower-case x, spaces, garbage) go through `idnumber.validate_many` once each.
     """
     raw = con.execute(
-        "SELECT DISTINCT id_raw FROM recs WHERE id_raw IS NOT NULL "
-        "AND NOT regexp_full_match(id_raw, '[0-9]{17}[0-9X]')"
+        "SELECT DISTINCT id_raw FROM recs WHERE id_raw IS NOT NULL AND canon IS NULL"
     ).fetchall()
     values = [r[0] for r in raw]
     checked = idnumber.validate_many(values) if values else None
@@ -177,25 +176,11 @@ def _normalise_ids(con) -> None:
     con.register("ids_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT * FROM ids_arrow")
     con.unregister("ids_arrow")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE recs_n AS
-        SELECT r.*,
-               CASE WHEN regexp_full_match(r.id_raw, '[0-9]{17}[0-9X]') THEN r.id_raw
-                    ELSE i.norm END AS norm
-        FROM recs r LEFT JOIN ids i ON i.id_raw = r.id_raw
-        """
-    )
-    con.execute("DROP TABLE recs")
-    con.execute("ALTER TABLE recs_n RENAME TO recs")
 
 
 def _id_facts(con) -> None:
     """Validity, birth date and sex read from the number of records not linked exactly."""
-    raw = con.execute(
-        "SELECT DISTINCT id_raw FROM recs WHERE id_raw IS NOT NULL AND rid NOT IN "
-        "(SELECT rid FROM st_exact)"
-    ).fetchall()
+    raw = con.execute("SELECT DISTINCT id_raw FROM rest WHERE id_raw IS NOT NULL").fetchall()
     values = [r[0] for r in raw]
     if values:
         facts = (
@@ -268,15 +253,35 @@ def link(
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE st_exact AS
-            SELECT r.rid, g.pid FROM recs r JOIN reg g ON g.id_number = r.norm
-            ANTI JOIN rejected x ON x.kind = r.kind AND x.department = r.department
-                 AND x.record_id = r.record_id AND x.id_number = g.id_number
+            WITH n AS (
+                SELECT r.rid, r.kind, r.department, r.record_id,
+                       coalesce(r.canon, i.norm) AS norm
+                FROM recs r LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
+            )
+            SELECT n.rid, g.pid FROM n JOIN reg g ON g.id_number = n.norm
+            ANTI JOIN rejected x ON x.kind = n.kind AND x.department = n.department
+                 AND x.record_id = n.record_id AND x.id_number = g.id_number
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE rest AS
+            SELECT r.*, i.norm AS norm FROM recs r
+            LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
+            ANTI JOIN st_exact e ON e.rid = r.rid
+            """
+        )
+        con.execute("UPDATE rest SET norm = canon WHERE canon IS NOT NULL")
+        # Exact pairs are labelled training pairs for the probabilistic model (a sample).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE labelled AS
+            SELECT r.*, e.pid FROM recs r JOIN st_exact e USING (rid)
+            ORDER BY hash(r.rid) LIMIT {model.MAX_LABELS}
             """
         )
         _id_facts(con)
-        rest = con.execute(
-            "SELECT count(*) FROM recs WHERE rid NOT IN (SELECT rid FROM st_exact)"
-        ).fetchall()[0][0]
+        rest = con.execute("SELECT count(*) FROM rest").fetchall()[0][0]
         if rest:
             clock.step("pinyin")
             _add_pinyin(con)
@@ -327,9 +332,11 @@ def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) 
         f"""
         CREATE OR REPLACE TEMP TABLE recs AS
         SELECT CAST(row_number() OVER () AS BIGINT) AS rid, kind, batch_id, department,
-               record_id, NULLIF(trim(id_raw), '') AS id_raw, {clean_name_sql("name")} AS name,
-               birth_date, sex, village_code, hh_given
-        FROM ({_records_union(batches)})
+               record_id, id_raw,
+               CASE WHEN regexp_full_match(id_raw, '[0-9]{{17}}[0-9X]') THEN id_raw END AS canon,
+               {clean_name_sql("name")} AS name, birth_date, sex, village_code, hh_given
+        FROM (SELECT * REPLACE (NULLIF(trim(id_raw), '') AS id_raw)
+              FROM ({_records_union(batches)}))
         """
     )
     if decisions is None or decisions.num_rows == 0:
@@ -352,8 +359,8 @@ def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) 
 
 
 def _add_pinyin(con) -> None:
-    install_pinyin(con, [("reg", "name"), ("recs", "name")])
-    for table in ("reg", "recs"):
+    install_pinyin(con, [("reg", "name"), ("rest", "name"), ("labelled", "name")])
+    for table in ("reg", "rest", "labelled"):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {table}_p AS
@@ -376,7 +383,7 @@ def _typo(con) -> None:
         """
         CREATE OR REPLACE TEMP TABLE probes AS
         SELECT rid, upper(regexp_replace(id_raw, '\\s', '', 'g')) AS p
-        FROM recs WHERE id_raw IS NOT NULL AND rid NOT IN (SELECT rid FROM st_exact)
+        FROM rest WHERE id_raw IS NOT NULL
         """
     )
     con.execute("DELETE FROM probes WHERE length(p) NOT IN (15, 18)")
@@ -415,7 +422,7 @@ def _typo(con) -> None:
         SELECT h.rid, h.pid,
                CASE WHEN r.name = g.name THEN {TYPO_SCORE_SAME_NAME}
                     ELSE {TYPO_SCORE_SIMILAR_NAME} END AS score
-        FROM hits h JOIN recs r USING (rid) JOIN reg g USING (pid)
+        FROM hits h JOIN rest r USING (rid) JOIN reg g USING (pid)
         ANTI JOIN rejected x ON x.kind = r.kind AND x.department = r.department
              AND x.record_id = r.record_id AND x.id_number = g.id_number
         WHERE {match}
@@ -442,8 +449,8 @@ def _probabilistic(con, *, backend: str, review: float) -> model.TrainedModel:
         """
         CREATE OR REPLACE TEMP TABLE prob_input AS
         SELECT r.*, f.id_birth, f.id_sex, coalesce(f.valid, false) AS id_conflict
-        FROM recs r LEFT JOIN id_facts f ON f.id_raw = r.id_raw
-        WHERE r.rid NOT IN (SELECT rid FROM st_exact) AND r.rid NOT IN (SELECT rid FROM st_typo)
+        FROM rest r LEFT JOIN id_facts f ON f.id_raw = r.id_raw
+        ANTI JOIN st_typo t ON t.rid = r.rid
         """
     )
     n = con.execute("SELECT count(*) FROM prob_input").fetchall()[0][0]
@@ -469,9 +476,8 @@ def _probabilistic(con, *, backend: str, review: float) -> model.TrainedModel:
     ).to_arrow_table()
     labelled = con.sql(
         f"""
-        SELECT r.rid AS uid, {_features_sql("r", "r.birth_date", "r.sex")}, e.pid
-        FROM st_exact e JOIN recs r USING (rid)
-        ORDER BY hash(r.rid) LIMIT {model.MAX_LABELS}
+        SELECT r.rid AS uid, {_features_sql("r", "r.birth_date", "r.sex")}, r.pid
+        FROM labelled r
         """
     ).to_arrow_table()
     labels = pa.table({"uid_l": labelled.column("uid"), "uid_r": labelled.column("pid")})
@@ -559,11 +565,13 @@ def _assemble(con, *, accept: float, review: float) -> None:
                    false
             FROM prob_ranked p JOIN prob_input i USING (rid) WHERE p.rank = 1
         )
-        SELECT r.rid, r.kind, r.batch_id, r.department, r.record_id, r.norm,
+        SELECT r.rid, r.kind, r.batch_id, r.department, r.record_id,
+               coalesce(r.canon, i.norm) AS norm,
                coalesce(top.village_code, r.village_code) AS village_code,
                r.hh_given, k.pid, k.method, k.score, coalesce(k.status, 'unlinked') AS status,
                coalesce(k.to_confirm, false) AS to_confirm, c.candidates
-        FROM recs r LEFT JOIN picks k USING (rid) LEFT JOIN cands c USING (rid)
+        FROM recs r LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
+        LEFT JOIN picks k USING (rid) LEFT JOIN cands c USING (rid)
         LEFT JOIN reg top ON top.id_number = c.candidates[1].id_number
         """
     )

@@ -189,7 +189,13 @@ class SparkBackend(Backend):
         from splink.backends.spark import SparkAPI
 
         self.spark = spark or get_spark()
-        self.api = SparkAPI(spark_session=self.spark, num_partitions_on_repartition=4)
+        # `persist` keeps Splink's intermediate tables in executor memory: no checkpoint
+        # directory needed, which suits local mode and small review-band workloads.
+        self.api = SparkAPI(
+            spark_session=self.spark,
+            break_lineage_method="persist",
+            num_partitions_on_repartition=4,
+        )
 
     def table(self, data: pa.Table):
         return self.spark.createDataFrame(data.to_pandas())

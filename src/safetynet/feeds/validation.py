@@ -195,7 +195,7 @@ def _problems(kind: FeedKind, col: Column, clean: str, typed: str) -> list[tuple
 
 
 def validate(con, kind: FeedKind, present: set[str], *, source: str = "src") -> ValidationResult:
-    """Split the staged table into `feed_valid` (typed) and `feed_rejected` (text + reasons)."""
+    """Check the staged table; views `feed_valid` (typed) and `feed_rejected` (text + reasons)."""
     typed_parts = []
     problems: list[tuple[str, str, str]] = []
     clean_parts = [f"{_clean(c, present)} AS c__{c.name}" for c in kind.all_columns]
@@ -221,41 +221,46 @@ def validate(con, kind: FeedKind, present: set[str], *, source: str = "src") -> 
         )
         return f"list_filter([{items}], lambda x: x IS NOT NULL)"
 
+    any_problem = " OR ".join(f"coalesce({e[0]}, false)" for e in exprs)
     raw_cols = [c.name for c in kind.all_columns if c.name in present]
-    raw_select = ", ".join(ident(c) for c in raw_cols)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE feed_typed AS
-        WITH cleaned AS (SELECT _row, {raw_select}, {", ".join(clean_parts)} FROM {source})
-        SELECT *, {", ".join(typed_parts)},
-               count(*) OVER (PARTITION BY c__record_id) AS _dup
-        FROM cleaned
-        """
-    )
+    raw_select = ", ".join(f"s.{ident(c)}" for c in raw_cols)
+    # One pass over the rows: clean, type, check. Messages are built only for bad rows.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE feed_checked AS
-        SELECT *, {messages(1)} AS _err_zh, {messages(2)} AS _err_en FROM feed_typed
+        WITH cleaned AS (SELECT _row, {", ".join(clean_parts)} FROM {source}),
+        dups AS (
+            SELECT c__record_id, count(*) AS n FROM cleaned
+            WHERE c__record_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+        ),
+        typed AS (
+            SELECT cleaned.*, {", ".join(typed_parts)}, coalesce(dups.n, 1) AS _dup
+            FROM cleaned LEFT JOIN dups USING (c__record_id)
+        ),
+        flagged AS (SELECT *, ({any_problem}) AS _bad FROM typed)
+        SELECT _row, {", ".join(f"v__{c.name}" for c in kind.all_columns)}, _bad,
+               CASE WHEN _bad THEN {messages(1)} END AS _err_zh,
+               CASE WHEN _bad THEN {messages(2)} END AS _err_en
+        FROM flagged
         """
     )
     typed_cols = ", ".join(f"v__{c.name} AS {ident(c.name)}" for c in kind.all_columns)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE feed_valid AS
-        SELECT _row, {typed_cols} FROM feed_checked WHERE len(_err_zh) = 0 ORDER BY _row
+        CREATE OR REPLACE TEMP VIEW feed_valid AS
+        SELECT _row, {typed_cols} FROM feed_checked WHERE NOT _bad
         """
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE feed_rejected AS
-        SELECT _row AS "row", {raw_select},
-               array_to_string(_err_zh, '；') AS reason_zh,
-               array_to_string(_err_en, '; ') AS reason_en
-        FROM feed_checked WHERE len(_err_zh) > 0 ORDER BY _row
+        CREATE OR REPLACE TEMP VIEW feed_rejected AS
+        SELECT c._row AS "row", {raw_select},
+               array_to_string(c._err_zh, '；') AS reason_zh,
+               array_to_string(c._err_en, '; ') AS reason_en
+        FROM feed_checked c JOIN {source} s USING (_row) WHERE c._bad
         """
     )
-    con.execute("DROP TABLE feed_typed")
-    con.execute("DROP TABLE feed_checked")
-    valid = con.execute("SELECT count(*) FROM feed_valid").fetchall()[0][0]
-    rejected = con.execute("SELECT count(*) FROM feed_rejected").fetchall()[0][0]
+    valid, rejected = con.execute(
+        "SELECT count(*) FILTER (WHERE NOT _bad), count(*) FILTER (WHERE _bad) FROM feed_checked"
+    ).fetchall()[0]
     return ValidationResult(valid + rejected, valid, rejected)

@@ -37,7 +37,9 @@ def _scoped(qs, area: str):
 @cases_app.command("summary")
 def summary(
     area: str = typer.Option("", "--area", help="区划代码前缀 / area code prefix"),
-    as_of: str = typer.Option("", "--as-of", help="日期 YYYY-MM-DD（默认今天）/ date (default today)"),
+    as_of: str = typer.Option(
+        "", "--as-of", help="日期 YYYY-MM-DD（默认今天）/ date (default today)"
+    ),
 ) -> None:
     """按状态统计案件并列出超期案件 / Count cases by state and list overdue ones."""
     from safetynet.cli import setup_django
@@ -63,7 +65,9 @@ def summary(
     console = Console()
     console.print(table)
     overdue = _scoped(selectors.overdue_cases(_everyone(), today), area)
-    rows = list(overdue.values_list("pk", "household__household_id", "state", "clue_date", "deadline"))
+    rows = list(
+        overdue.values_list("pk", "household__household_id", "state", "clue_date", "deadline")
+    )
     if rows:
         late = Table(title=f"超过识别时限 / Past the identification limit ({len(rows)})")
         for col in ("#", "户编号 household", "状态 state", "线索 clue", "时限 due"):

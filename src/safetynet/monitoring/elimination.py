@@ -48,7 +48,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day `months` calendar months later (clamped to the month's last day)."""
     total = day.month - 1 + months
     year, month = day.year + total // 12, total % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
 
 
 def assess(household_id: str, as_of: dt.date) -> dict:
@@ -107,7 +109,9 @@ def check(
     pc = measures.get("pc_net_income")
     if pc is None:
         shortfalls.append(
-            Shortfall("income", "没有当年收入记录，无法判断收入", "no income record to judge income by")
+            Shortfall(
+                "income", "没有当年收入记录，无法判断收入", "no income record to judge income by"
+            )
         )
     elif line is not None and Decimal(str(pc)) < line:
         shortfalls.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from safetynet.core.i18n import bilingual
 from safetynet.web import labels
 
 from . import vocab
@@ -88,7 +89,7 @@ class DecideForm(VersionForm):
     )
     category = forms.ChoiceField(
         label=_("Category"),
-        choices=[("", "—")] + [(c, labels.label(labels.CATEGORIES, c)) for c in ("unstable", "edge", "sudden")],
+        choices=[("", "—")] + vocab.choices(vocab.CATEGORIES),
         required=False,
     )
     risk_types = forms.MultipleChoiceField(
@@ -171,12 +172,12 @@ class WarningFilterForm(forms.Form):
     level = forms.ChoiceField(
         label=_("Level"),
         required=False,
-        choices=[("", _("All"))] + [(c, labels.label(labels.LEVELS, c)) for c in labels.LEVEL_ORDER],
+        choices=[("", _("All"))] + [(c, bilingual(*labels.LEVELS[c])) for c in labels.LEVEL_ORDER],
     )
     category = forms.ChoiceField(
         label=_("Category"),
         required=False,
-        choices=[("", _("All"))] + [(c, labels.label(labels.CATEGORIES, c)) for c in ("unstable", "edge", "sudden")],
+        choices=[("", _("All"))] + vocab.choices(vocab.CATEGORIES),
     )
     rule = forms.ChoiceField(label=_("Rule"), required=False, choices=())
     village = forms.ChoiceField(label=_("Village"), required=False, choices=())

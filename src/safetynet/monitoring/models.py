@@ -125,6 +125,9 @@ class CaseFinding(models.Model):
             models.UniqueConstraint(fields=["case", "finding"], name="monitoring_case_finding_once")
         ]
 
+    def __str__(self) -> str:
+        return f"case {self.case_id} <- finding {self.finding_id}"
+
 
 class CaseEvent(models.Model):
     """The case's timeline: every transition, who, when, and the form data."""
@@ -143,6 +146,9 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} {self.action} {self.on_date}"
 
 
 class Verification(models.Model):
@@ -168,6 +174,9 @@ class Verification(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"case {self.case_id} {self.phase} verification {self.visit_date}"
+
     @property
     def pc_net_income(self) -> Decimal:
         if not self.members_count:
@@ -191,6 +200,9 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} {self.phase} notice {self.start} to {self.end}"
 
     @property
     def days(self) -> int:
@@ -219,6 +231,9 @@ class Measure(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"case {self.case_id} {self.kind} ({self.state})"
+
     def kind_label(self) -> str:
         return vocab.label(vocab.MEASURE_KINDS, self.kind)
 
@@ -242,3 +257,6 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} follow-up {self.visit_date}"

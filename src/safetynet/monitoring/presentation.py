@@ -53,7 +53,15 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-DATE_KEYS = {"deadline", "visit_date", "start", "end", "next_visit_on", "planned_on", "rectified_on"}
+DATE_KEYS = {
+    "deadline",
+    "visit_date",
+    "start",
+    "end",
+    "next_visit_on",
+    "planned_on",
+    "rectified_on",
+}
 MONEY_KEYS = {"net_income", "pc_net_income"}
 
 

@@ -133,7 +133,9 @@ def access_warning(user, finding_id):
 def access_household(user, household_id: str):
     from safetynet.registry.models import Household
 
-    return get_scoped_or_404(user, Household.objects.select_related("village"), household_id=household_id)
+    return get_scoped_or_404(
+        user, Household.objects.select_related("village"), household_id=household_id
+    )
 
 
 # ---- warnings ---------------------------------------------------------------------------------
@@ -199,7 +201,9 @@ def warnings_for(user, filters: WarningFilters) -> QuerySet:
         qs = qs.filter(has_case=True)
     elif status == "resolved":
         qs = qs.filter(state="resolved")
-    return qs.select_related("household").order_by("level_rank", "village_code", "household_id", "id")
+    return qs.select_related("household").order_by(
+        "level_rank", "village_code", "household_id", "id"
+    )
 
 
 def warning_rule_ids(user) -> list[str]:
@@ -243,13 +247,13 @@ def _overdue_q(today: dt.date) -> Q:
 
 
 def _overdue_case(today: dt.date):
-    return When_(When(_overdue_q(today), then=Value(1)), default=Value(0), output_field=IntegerField())
+    return When_(
+        When(_overdue_q(today), then=Value(1)), default=Value(0), output_field=IntegerField()
+    )
 
 
 def state_counts(user) -> list[dict]:
-    counts = dict(
-        cases_for(user).values("state").annotate(n=Count("id")).values_list("state", "n")
-    )
+    counts = dict(cases_for(user).values("state").annotate(n=Count("id")).values_list("state", "n"))
     return [
         {"state": code, "label": vocab.label(vocab.STATES, code), "count": counts.get(code, 0)}
         for code, _zh, _en in vocab.STATES

@@ -135,9 +135,7 @@ def _require_role(actor, action: str) -> None:
 
 def _require_scope(actor, village_code: str) -> None:
     if not in_scope(actor, village_code):
-        raise PermissionDenied(
-            "该户不在您的管辖范围内", "this household is outside your area"
-        )
+        raise PermissionDenied("该户不在您的管辖范围内", "this household is outside your area")
 
 
 def _locked(*, actor, case: Case, expected_version: int, action: str) -> Case:
@@ -145,9 +143,7 @@ def _locked(*, actor, case: Case, expected_version: int, action: str) -> Case:
     _require_role(actor, action)
     try:
         locked = (
-            Case.objects.select_for_update(of=("self",))
-            .select_related("household")
-            .get(pk=case.pk)
+            Case.objects.select_for_update(of=("self",)).select_related("household").get(pk=case.pk)
         )
     except Case.DoesNotExist as exc:
         raise ValidationFailed("案件不存在", "no such case") from exc
@@ -237,13 +233,16 @@ def _date(value, *, zh: str, en: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{zh}不是有效日期：{value}", f"{en} is not a valid date: {value}") from exc
+        raise ValidationFailed(
+            f"{zh}不是有效日期：{value}", f"{en} is not a valid date: {value}"
+        ) from exc
 
 
 def _not_future(day: dt.date, today: dt.date, *, zh: str, en: str) -> None:
     if day > today:
         raise ValidationFailed(
-            f"{zh}（{day:%Y-%m-%d}）不能晚于今天", f"{en} ({day.isoformat()}) cannot be in the future"
+            f"{zh}（{day:%Y-%m-%d}）不能晚于今天",
+            f"{en} ({day.isoformat()}) cannot be in the future",
         )
 
 
@@ -251,7 +250,9 @@ def _money(value, *, zh: str, en: str) -> Decimal:
     try:
         amount = Decimal(str(value).replace(",", "").strip())
     except (InvalidOperation, ValueError) as exc:
-        raise ValidationFailed(f"{zh}不是有效金额：{value}", f"{en} is not an amount: {value}") from exc
+        raise ValidationFailed(
+            f"{zh}不是有效金额：{value}", f"{en} is not an amount: {value}"
+        ) from exc
     if not amount.is_finite() or amount < 0:
         raise ValidationFailed(f"{zh}不能为负数", f"{en} cannot be negative")
     return amount.quantize(Decimal("0.01"))
@@ -502,13 +503,17 @@ def _verification(
         income_year = int(income_year)
         members_count = int(members_count)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed("收入年度和人口数须为整数", "income year and members must be whole numbers") from exc
+        raise ValidationFailed(
+            "收入年度和人口数须为整数", "income year and members must be whole numbers"
+        ) from exc
     if not 2000 <= income_year <= visit_date.year:
         raise ValidationFailed(
             f"收入年度 {income_year} 无效", f"income year {income_year} is not valid"
         )
     if members_count < 1:
-        raise ValidationFailed("共同生活人口至少 1 人", "at least one member must live in the household")
+        raise ValidationFailed(
+            "共同生活人口至少 1 人", "at least one member must live in the household"
+        )
     amount = _money(net_income, zh="家庭纯收入", en="household net income")
     if not household_confirmed:
         raise ValidationFailed(
@@ -958,7 +963,9 @@ def case_follow_up(
     """A follow-up visit of a monitoring object; `next_visit_on` schedules the next one."""
     today = _today(today)
     with transaction.atomic():
-        case = _locked(actor=actor, case=case, expected_version=expected_version, action="follow_up")
+        case = _locked(
+            actor=actor, case=case, expected_version=expected_version, action="follow_up"
+        )
         before, from_state = audit.snapshot(case), case.state
         visit_date = _date(visit_date, zh="回访日期", en="visit date")
         _not_future(visit_date, today, zh="回访日期", en="the visit date")
@@ -1096,7 +1103,9 @@ def case_eliminate(
     approving (with a reason) returns the case to monitoring."""
     today = _today(today)
     with transaction.atomic():
-        case = _locked(actor=actor, case=case, expected_version=expected_version, action="eliminate")
+        case = _locked(
+            actor=actor, case=case, expected_version=expected_version, action="eliminate"
+        )
         before, from_state = audit.snapshot(case), case.state
         if not approve:
             reason = _text(note, zh="不予消除的理由", en="the reason for not eliminating")

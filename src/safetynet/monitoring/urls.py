@@ -14,7 +14,5 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.case_detail, name="case"),
     path("cases/<int:case_id>/readiness/", views.case_readiness, name="case_readiness"),
     path("cases/<int:case_id>/act/<str:action>/", views.case_action, name="case_action"),
-    path(
-        "cases/<int:case_id>/notices/<int:notice_id>/", views.notice_print, name="notice_print"
-    ),
+    path("cases/<int:case_id>/notices/<int:notice_id>/", views.notice_print, name="notice_print"),
 ]

@@ -190,7 +190,9 @@ def case_new(request):
             except SafetyNetError as exc:
                 error, status = _both(exc), _error_status(exc)
             else:
-                messages.success(request, _("Clue recorded; case #%(id)s opened.") % {"id": case.pk})
+                messages.success(
+                    request, _("Clue recorded; case #%(id)s opened.") % {"id": case.pk}
+                )
                 return redirect("monitoring:case", case_id=case.pk)
     elif request.method == "POST":
         status = 400
@@ -215,7 +217,8 @@ def case_detail(request, case_id):
             "overdue": case.is_overdue(today),
             "head": presentation.head_of(case.household),
             "actions": [
-                presentation.ActionLink(a, case) for a in selectors.allowed_actions(request.user, case)
+                presentation.ActionLink(a, case)
+                for a in selectors.allowed_actions(request.user, case)
             ],
             "findings": selectors.case_findings(case),
             "verifications": list(case.verifications.all()),
@@ -235,6 +238,9 @@ def case_readiness(request, case_id):
     case = selectors.access_case(request.user, case_id)
     today = timezone.localdate()
     result, error = None, None
+    if case.state != vocab.MONITORED:
+        error = "仅监测帮扶中的案件可核验风险消除条件 / Only cases being monitored are checked"
+        return render(request, "monitoring/_readiness.html", {"case": case, "error": error})
     try:
         result = services.elimination_check(case, as_of=today)
     except SafetyNetError as exc:
@@ -317,7 +323,10 @@ def _run(action: str, *, user, case, data: dict, measures: list[dict] | None):
         return services.case_plan_measures(**common, measures=measures or [])
     if action == "deliver_measure":
         return services.case_deliver_measure(
-            **common, measure_id=data["measure"], delivered_on=data["delivered_on"], note=data["note"]
+            **common,
+            measure_id=data["measure"],
+            delivered_on=data["delivered_on"],
+            note=data["note"],
         )
     if action == "follow_up":
         return services.case_follow_up(
@@ -385,7 +394,10 @@ def case_action(request, case_id, action):
     elif not services.state_allows(case.state, action):
         zh, en = services.action_words(action)
         szh, sen = vocab.words(vocab.STATES, case.state)
-        error, status = f"案件当前为「{szh}」，不能执行「{zh}」 / '{en}' is not allowed while the case is '{sen}'", 409
+        error, status = (
+            f"案件当前为「{szh}」，不能执行「{zh}」 / '{en}' is not allowed while the case is '{sen}'",
+            409,
+        )
     return render(
         request,
         "monitoring/case_action.html",
@@ -412,6 +424,4 @@ def notice_print(request, case_id, notice_id):
     """The printable village notice. It shows names and the period, never an ID number, a
     phone number, a bank account, health or the risk types (POLICY §1)."""
     notice = selectors.access_notice(request.user, case_id, notice_id)
-    return render(
-        request, "monitoring/notice_print.html", presentation.notice_context(notice)
-    )
+    return render(request, "monitoring/notice_print.html", presentation.notice_context(notice))

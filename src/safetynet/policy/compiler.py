@@ -137,7 +137,8 @@ class _Frame:
 
 
 class _Compiler:
-    def __init__(self, catalogue: Catalogue, binding: ParameterBinding, dialect: str, isolate: bool = False):
+    def __init__(self, catalogue: Catalogue, binding: ParameterBinding, dialect: str, isolate: bool = False,
+                 empty_inputs: frozenset[str] = frozenset()):
         self.cat = catalogue
         self.binding = binding
         self.dialect = dialect
@@ -150,6 +151,8 @@ class _Compiler:
         self.agg_count = 0
         self.materialized: set[str] = set()
         self.isolate = isolate
+        self.each_step = False
+        self.empty_inputs = empty_inputs
         self.param_values_cache: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ rendering
@@ -400,10 +403,19 @@ class _Compiler:
         hh, pp = last[HOUSEHOLD], last[PERSON]
         assert hh is not None and pp is not None
         outputs, schemas = self._outputs(hh, pp)
+        # One step per stage: its frames and aggregates as CTEs, the stage result materialised.
         rendered_steps = []
+        pending: list[tuple[str, exp.Expression]] = []
         for name, select in self.steps:
-            rendered_steps.append(Step(name=name, sql=self._sql(select, name),
-                                       materialize=name in self.materialized))
+            if name not in self.materialized and not self.each_step:
+                pending.append((name, select))
+                continue
+            block = select
+            for cte_name, cte in pending:
+                block = block.with_(cte_name, as_=cte, copy=False)
+            pending = []
+            rendered_steps.append(Step(name=name, sql=self._sql(block, name), materialize=True))
+        assert not pending, "every frame belongs to a materialised stage"
         rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
         return Plan(dialect=self.dialect, as_of=self.as_of, binding=self.binding, steps=rendered_steps,
                     outputs=rendered_outputs, schemas=schemas, inputs=self.cat.inputs,
@@ -546,6 +558,11 @@ class _Compiler:
             if node.agg is None:
                 continue
             agg = node.agg
+            if agg.source in self.empty_inputs:
+                # Known-empty optional input: the aggregate's value over no rows, no join.
+                select = select.select(_alias(self._empty_value(node), n), append=True, copy=False)
+                new_cols.append(n)
+                continue
             match = agg.key_match.text if agg.key_match is not None else None
             if agg.fn == "latest":
                 gkey = ("latest", agg.group, agg.source, agg.key, agg.key_column, match)
@@ -554,7 +571,7 @@ class _Compiler:
             groups.setdefault(gkey, []).append(n)
         for i, (gkey, members) in enumerate(groups.items()):
             a = f"a{i}"
-            cte, join_on = self._table_agg(gkey, members, grain, base_frames, a)
+            cte, join_on = self._table_agg(gkey, members, grain, prev, a)
             cte_name = self.add_step(f"agg_{self.agg_count}", cte)
             self.agg_count += 1
             target = _alias(_table(cte_name), a, table=True)
@@ -576,7 +593,15 @@ class _Compiler:
                 new_cols.append(n)
         return _Frame(name, grain, s, lvl, select, set(prev.columns) | set(new_cols))
 
-    def _table_agg(self, gkey, members: list[str], grain: str, base_frames, a: str):
+    def _empty_value(self, node: Node) -> exp.Expression:
+        fn = node.agg.fn
+        if fn in ("count", "sum"):
+            return _cast(exp.Literal.number(0), SQL_TYPES["money" if node.type == "money" else "int"])
+        if fn == "any":
+            return exp.false()
+        return _cast(exp.Null(), SQL_TYPES[node.type])
+
+    def _table_agg(self, gkey, members: list[str], grain: str, prev: _Frame, a: str):
         """One subquery aggregating an input table for a group of nodes, and its join condition.
 
         Keys are pairs (expression over the table `f`, expression over the frame `t`). In
@@ -600,7 +625,7 @@ class _Compiler:
                 pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
             pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
             if needs_area:
-                base = base_frames[grain]
+                base = prev
                 map_keys = [c for c in ("household_id", key_col) if isolate or c == key_col]
                 map_keys = list(dict.fromkeys(map_keys))
                 area_map = exp.select(
@@ -779,18 +804,22 @@ _PLAN_CACHE_SIZE = 64
 
 
 def compile_plan(catalogue: Catalogue, binding: ParameterBinding, *, dialect: str = "duckdb",
-                 isolate: bool = False, cache: bool = True) -> Plan:
+                 isolate: bool = False, empty_inputs: frozenset[str] | set[str] = frozenset(),
+                 cache: bool = True) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
 
     `isolate=True` keys every department-record aggregate by household too: used when many
     scenarios (each one household, possibly sharing ID numbers) are evaluated in one run.
+    `empty_inputs` names optional input tables known to hold no rows: their aggregates become
+    the value over no rows (0, false or NULL) instead of a join; results are identical.
     """
+    empty_inputs = frozenset(n for n in empty_inputs if n in catalogue.inputs and catalogue.inputs[n].optional)
     if dialect not in ("duckdb", "spark"):
         raise CompileError(f"不支持的方言 {dialect}", f"unsupported dialect {dialect}")
-    key = (id(catalogue), dialect, isolate, binding.fingerprint())
+    key = (id(catalogue), dialect, isolate, empty_inputs, binding.fingerprint())
     if cache and key in _PLAN_CACHE:
         return _PLAN_CACHE[key]
-    plan = _Compiler(catalogue, binding, dialect, isolate=isolate).compile()
+    plan = _Compiler(catalogue, binding, dialect, isolate=isolate, empty_inputs=empty_inputs).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
             _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))

@@ -69,7 +69,10 @@ class Entry:
         return {"file": 0, "override": 1, "scenario": 2}.get(self.origin, 0)
 
     def sort_key(self) -> tuple:
-        return (area_length(self.area), self.start, self.rank, self.override_id or 0)
+        # Scenario values (assess `parameters:`) beat everything; otherwise the longest area,
+        # then the latest effective date, then an override over a file entry, newer first.
+        scenario = 1 if self.origin == "scenario" else 0
+        return (scenario, area_length(self.area), self.start, self.rank, self.override_id or 0)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,17 @@ def plain_value(value: Any) -> Any:
         return {k: plain_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain_value(v) for v in value]
+    return value
+
+
+def json_ready(value: Any) -> Any:
+    """For storage in JSON without losing decimals: Decimal → exact string."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
     return value
 
 
@@ -459,6 +473,13 @@ class ParameterCatalogue:
             codes.update(e.area for e in d.entries)
         codes.update(e.area for e in extra)
         return codes
+
+
+def resolve_in_force(name: str, area_code: str, as_of: dt.date) -> Entry | None:
+    """The entry in force from the files *and* officers' overrides (needs Django)."""
+    from .selectors import parameter_in_force
+
+    return parameter_in_force(name, area_code=area_code, as_of=as_of)
 
 
 @lru_cache(maxsize=4)

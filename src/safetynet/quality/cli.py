@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 rect_app = typer.Typer(
-    help="数据质量问题整改 / Data-quality rectification.", no_args_is_help=True, add_completion=False
+    help="数据质量问题整改 / Data-quality rectification.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 
@@ -58,7 +60,10 @@ def summary(
         table.add_column(col)
     for row in rows:
         table.add_row(
-            row["check_id"], row["state"], row["rectification__state"] or "unassigned", str(row["n"])
+            row["check_id"],
+            row["state"],
+            row["rectification__state"] or "unassigned",
+            str(row["n"]),
         )
     Console().print(table)
 

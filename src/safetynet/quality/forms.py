@@ -9,7 +9,10 @@ DATE = forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="
 class AssignForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     assignee = forms.TypedChoiceField(
-        label=_("Assign to"), coerce=int, choices=(), widget=forms.Select(attrs={"class": "form-select"})
+        label=_("Assign to"),
+        coerce=int,
+        choices=(),
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     due_on = forms.DateField(label=_("Due"), widget=DATE, required=False)
     note = forms.CharField(

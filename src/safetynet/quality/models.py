@@ -93,6 +93,9 @@ class RectificationEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"rectification {self.rectification_id} {self.action}"
+
     def action_label(self) -> str:
         zh, en = EVENT_ACTIONS.get(self.action, (self.action, self.action))
         return bilingual(zh, en)

@@ -12,9 +12,11 @@ from safetynet.areas.scope import get_scoped_or_404, scoped
 from .models import STATES
 from .services import ASSIGNERS, WORKERS
 
-FILTER_STATES = [("unassigned", "待分派", "Unassigned")] + STATES + [
-    ("resolved", "已解除(未分派)", "Resolved without assignment")
-]
+FILTER_STATES = (
+    [("unassigned", "待分派", "Unassigned")]
+    + STATES
+    + [("resolved", "已解除(未分派)", "Resolved without assignment")]
+)
 
 
 @dataclass

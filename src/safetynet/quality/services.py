@@ -64,7 +64,9 @@ def finding_assign(
     """Assign a quality finding to a user who can see it. `expected_version` is the
     rectification's version when re-assigning (None for the first assignment)."""
     if getattr(actor, "role", None) not in ASSIGNERS:
-        raise PermissionDenied("只有乡镇或县级干部可以分派整改", "only township or county officers assign")
+        raise PermissionDenied(
+            "只有乡镇或县级干部可以分派整改", "only township or county officers assign"
+        )
     _check_finding(actor, finding)
     if (
         assignee is None
@@ -134,14 +136,17 @@ def finding_rectify(
     is_assignee = actor.pk == rectification.assignee_id
     if not is_assignee and actor.role not in ASSIGNERS:
         raise PermissionDenied(
-            "只有整改责任人或乡镇、县级干部可以登记整改", "only the assignee or an officer records it"
+            "只有整改责任人或乡镇、县级干部可以登记整改",
+            "only the assignee or an officer records it",
         )
     action_taken = (action_taken or "").strip()
     if not action_taken:
         raise ValidationFailed("请填写整改情况", "describe what was done")
     rectified_on = rectified_on or today
     if rectified_on > today:
-        raise ValidationFailed("整改日期不能晚于今天", "the rectification date cannot be in the future")
+        raise ValidationFailed(
+            "整改日期不能晚于今天", "the rectification date cannot be in the future"
+        )
     with transaction.atomic():
         rect = _locked(rectification.pk, expected_version)
         if rect.state not in ("assigned", "reopened"):
@@ -201,7 +206,10 @@ def rectifications_verify(*, run) -> dict[str, int]:
             )  # fmt: skip
         label = audit.actor_label(None)
         events, audits = [], []
-        for rects, to_state, action in ((to_verify, "verified", "verify"), (to_reopen, "reopened", "reopen")):
+        for rects, to_state, action in (
+            (to_verify, "verified", "verify"),
+            (to_reopen, "reopened", "reopen"),
+        ):
             for r in rects:
                 data = {"run": run.pk, "as_of": run.as_of.isoformat()}
                 events.append(

@@ -54,7 +54,11 @@ def findings(request):
 def _detail(request, finding, *, assign_form=None, rectify_form=None, error=None, status=200):
     rect = selectors.rectification_of(finding)
     user = request.user
-    if assign_form is None and selectors.may_assign(user) and (rect is None or rect.state != "verified"):
+    if (
+        assign_form is None
+        and selectors.may_assign(user)
+        and (rect is None or rect.state != "verified")
+    ):
         assign_form = forms.AssignForm(
             initial={"version": rect.version if rect else None},
             users=selectors.assignable_users(user, finding),

@@ -47,7 +47,9 @@ def print_result(result, as_json: bool) -> None:
             f"未变 unchanged {c.unchanged}, 跳过 skipped {c.skipped}"
         )
     if result.errors:
-        typer.echo(f"错误 {result.errors} 处（{result.error_rows} 行）/ {result.errors} errors in {result.error_rows} rows")
+        typer.echo(
+            f"错误 {result.errors} 处（{result.error_rows} 行）/ {result.errors} errors in {result.error_rows} rows"
+        )
         for line in result.first_errors:
             typer.echo(f"  {line}")
     for path in result.report_paths:
@@ -64,7 +66,9 @@ def register(app: typer.Typer) -> None:
 
     @id_app.command("validate")
     def id_validate(
-        numbers: list[str] = typer.Argument(..., help="身份证号，“-”表示从标准输入读取 / ID numbers; '-' reads stdin"),
+        numbers: list[str] = typer.Argument(
+            ..., help="身份证号，“-”表示从标准输入读取 / ID numbers; '-' reads stdin"
+        ),
     ) -> None:
         """校验身份证号，每个号码输出一行JSON / Check ID numbers, one JSON object per line."""
         from safetynet.core.idnumber import validate
@@ -84,7 +88,8 @@ def register(app: typer.Typer) -> None:
     @import_app.command("registry")
     def import_registry_cmd(
         files: list[Path] = typer.Argument(
-            ..., help="households.csv、persons.csv、incomes.csv 或一个 .xlsx / CSV files or one .xlsx"
+            ...,
+            help="households.csv、persons.csv、incomes.csv 或一个 .xlsx / CSV files or one .xlsx",
         ),
         valid_only: bool = typer.Option(
             False, "--valid-only", help="只导入无错误的行 / import the valid rows only"
@@ -92,7 +97,9 @@ def register(app: typer.Typer) -> None:
         report_dir: Path = typer.Option(
             None, "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
         ),
-        as_json: bool = typer.Option(False, "--json", help="以JSON输出结果 / print the result as JSON"),
+        as_json: bool = typer.Option(
+            False, "--json", help="以JSON输出结果 / print the result as JSON"
+        ),
     ) -> None:
         """导入户、人员、收入（全部成功或全部不导入）/ Import households, persons, incomes (all or nothing)."""
         from safetynet.cli import setup_django

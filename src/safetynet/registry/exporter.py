@@ -101,7 +101,9 @@ def export_registry(
     if xlsx:
         paths = [write_xlsx(out_dir / "registry.xlsx", tables)]
     else:
-        paths = [write_csv(out_dir / f"{kind}.csv", headers, rows) for kind, headers, rows in tables]
+        paths = [
+            write_csv(out_dir / f"{kind}.csv", headers, rows) for kind, headers, rows in tables
+        ]
     audit.record(
         actor=actor,
         action="export",

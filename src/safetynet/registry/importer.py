@@ -12,21 +12,18 @@ written with `audit.bulk_record`. An identical re-import writes nothing, not eve
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 from django.db import transaction
-from django.utils import timezone
 
 from safetynet.areas.models import Area
 from safetynet.core import audit, idnumber
-from safetynet.core.models import AuditEvent
 
+from . import bulk
 from .columns import TABLE_ZH, TABLES, Column, header_key, header_map, message, parse_column
 from .models import Household, Income, Person
 from .tabular import (
@@ -200,15 +197,27 @@ def _duplicates(df: pl.DataFrame, keys: list[str], kind: str, log: ErrorLog) -> 
         _cell(log, [(src, idx)], col, "与文件中另一行重复", "duplicates another row of the file")
 
 
-def _existing(model, field: str, values: Iterable[str], *columns: str) -> dict:
-    """Rows of `model` whose `field` is in `values`, one query per chunk: key -> tuple."""
-    values = sorted(set(values))
-    found: dict = {}
-    for i in range(0, len(values), CHUNK):
-        chunk = values[i : i + CHUNK]
-        for row in model.objects.filter(**{f"{field}__in": chunk}).values_list(field, *columns):
-            found[row[0]] = row[1:]
-    return found
+def _existing_households(hids: Iterable[str]) -> set[str]:
+    sql = "SELECT {0} FROM {1} WHERE {0} IN ({{}})".format(
+        bulk.q("household_id"), bulk.q(Household._meta.db_table)
+    )
+    return {row[0] for row in bulk.select_in(sql, sorted(set(hids)))}
+
+
+def _person_households(*, id_numbers=None, household_ids=None) -> list[tuple[str, str, str, str]]:
+    """(household_id, id_number, relation, status) of stored persons, by person or by household."""
+    p, h = bulk.q(Person._meta.db_table), bulk.q(Household._meta.db_table)
+    where, keys = (
+        (f"p.{bulk.q('id_number')}", id_numbers)
+        if id_numbers is not None
+        else (f"h.{bulk.q('household_id')}", household_ids)
+    )
+    sql = (
+        f"SELECT h.{bulk.q('household_id')}, p.{bulk.q('id_number')}, p.{bulk.q('relation')}, "
+        f"p.{bulk.q('status')} FROM {p} p JOIN {h} h ON h.{bulk.q('id')} = p.{bulk.q('household_id')} "
+        f"WHERE {where} IN ({{}})"
+    )
+    return bulk.select_in(sql, sorted(set(keys)))
 
 
 class _Check:
@@ -372,7 +381,7 @@ class _Check:
         wanted = set(self.p["household_id"].drop_nulls().to_list()) | set(
             self.i["household_id"].drop_nulls().to_list()
         )
-        self.db_households = set(_existing(Household, "household_id", wanted - file_households))
+        self.db_households = _existing_households(wanted - file_households)
         known = file_households | self.db_households
         pick = self.good if cascade else (lambda df: df)
         for kind, df in (("persons", pick(self.p)), ("incomes", pick(self.i))):
@@ -417,7 +426,7 @@ class _Check:
             pl.col("household_id").is_not_null()
         )
         file_ids = persons["id_number"].to_list()
-        before = _existing(Person, "id_number", file_ids, "household__household_id")
+        before = {pid: (hid,) for hid, pid, _, _ in _person_households(id_numbers=file_ids)}
         affected = (
             set(households["household_id"].to_list())
             | set(persons["household_id"].to_list())
@@ -425,12 +434,8 @@ class _Check:
         )
         members: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
         hids = sorted(affected)
-        for i in range(0, len(hids), CHUNK):
-            rows = Person.objects.filter(
-                household__household_id__in=hids[i : i + CHUNK]
-            ).values_list("household__household_id", "id_number", "relation", "status")
-            for hid, pid, relation, status in rows:
-                members[hid][pid] = (relation, status)
+        for hid, pid, relation, status in _person_households(household_ids=hids):
+            members[hid][pid] = (relation, status)
         where: dict[str, list[tuple[int, int]]] = defaultdict(list)
         heads_in_file: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for pid, hid, relation, status, src, idx in persons.iter_rows():
@@ -490,244 +495,268 @@ class _Check:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _plain(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+# --- writing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How one table is stored: natural key, fields compared, FK columns, SQL to read it."""
+
+    kind: str
+    model: type
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+    db_names: dict  # file column -> model field, where they differ
+
+
+HOUSEHOLDS = _Table(
+    "households", Household, ("household_id",), tuple(HOUSEHOLD_FIELDS), {"village_code": "village"}
+)
+PERSONS = _Table(
+    "persons", Person, ("id_number",), tuple(PERSON_FIELDS), {"household_id": "household"}
+)
+INCOMES = _Table(
+    "incomes", Income, ("household_id", "year"), tuple(INCOME_FIELDS), {"household_id": "household"}
+)
+
+
+def _kinds(kind: str) -> dict:
+    out = {}
+    for col in TABLES[kind]:
+        out[col.name] = {
+            "bool": pl.Boolean,
+            "int": pl.Int64,
+            "date": pl.Date,
+            "money": "cents",
+        }.get(col.kind, pl.String)
+    return out
+
+
+def _cents(expr: pl.Expr) -> pl.Expr:
+    return (expr.cast(pl.Float64) * 100).round(0).cast(pl.Int64)
+
+
+def _money_text(expr: pl.Expr) -> pl.Expr:
+    return (expr // 100).cast(pl.String) + "." + (expr % 100).cast(pl.String).str.zfill(2)
+
+
+def _read_old(table: _Table, keys: list) -> pl.DataFrame:
+    """Stored rows of `table` for these natural keys: id, version, key, fields (typed)."""
+    model = table.model
+    kinds = _kinds(table.kind)
+    hh = bulk.q(Household._meta.db_table)
+    t = bulk.q(model._meta.db_table)
+    cols = [f"t.{bulk.q('id')}", f"t.{bulk.q('version')}"]
+    schema: dict = {"id": pl.Int64, "version": pl.Int64}
+    for name in (*table.key, *table.fields):
+        if table.kind != "households" and name == "household_id":
+            cols.append(f"h.{bulk.q('household_id')}")
+        else:
+            cols.append(f"t.{bulk.q(bulk.column(model, table.db_names.get(name, name)))}")
+        schema[name] = kinds[name]
+    join = ""
+    if table.kind == "households":
+        where = f"t.{bulk.q('household_id')}"
+    else:
+        join = f" JOIN {hh} h ON h.{bulk.q('id')} = t.{bulk.q('household_id')}"
+        where = (
+            f"h.{bulk.q('household_id')}" if table.kind == "incomes" else f"t.{bulk.q('id_number')}"
+        )
+    sql = f"SELECT {', '.join(cols)} FROM {t} t{join} WHERE {where} IN ({{}})"
+    return bulk.frame(bulk.select_in(sql, keys), schema)
+
+
+def _household_info(hids: list[str]) -> pl.DataFrame:
+    """household_id -> (pk, village code), from the database."""
+    sql = "SELECT {}, {}, {} FROM {} WHERE {} IN ({{}})".format(
+        bulk.q("household_id"),
+        bulk.q("id"),
+        bulk.q("village_id"),
+        bulk.q(Household._meta.db_table),
+        bulk.q("household_id"),
+    )
+    rows = bulk.select_in(sql, hids)
+    return bulk.frame(rows, {"household_id": pl.String, "_hpk": pl.Int64, "_village": pl.String})
 
 
 class _Writer:
     def __init__(self, *, actor, note: str, progress: Progress | None):
-        self.actor = actor if getattr(actor, "pk", None) else None
-        self.label = audit.actor_label(actor)
+        self.actor = actor
         self.note = note
         self.progress = progress
-        self.events: list[AuditEvent] = []
-
-    def event(
-        self, action: str, object_type: str, object_id, area_code: str, before, after
-    ) -> None:
-        self.events.append(
-            AuditEvent(
-                actor=self.actor,
-                actor_label=self.label,
-                action=action,
-                object_type=object_type,
-                object_id=str(object_id),
-                area_code=area_code,
-                before=before,
-                after=after,
-                note=self.note,
-            )
-        )
 
     def tick(self, stage: str, done: int, total: int) -> None:
         if self.progress:
             self.progress(stage, done, total)
 
-    def upsert(
-        self,
-        *,
-        model,
-        stage: str,
-        rows: list[tuple],
-        fields: list[str],
-        key_of: Callable[[tuple], object],
-        existing: dict,
-        build: Callable[[tuple], object],
-        unique_fields: list[str],
-        area_of: Callable[[tuple], str],
-        audit_value: Callable[[str, object], object] = lambda f, v: _plain(v),
-    ) -> TableCounts:
-        """rows: (key..., field values...) in `fields` order; existing: key -> (pk, version, values...)."""
-        counts = TableCounts()
-        label = model._meta.label_lower
-        creates, updates = [], []
-        create_rows = []
-        update_info = []
-        for row in rows:
-            key = key_of(row)
-            values = row[-len(fields) :]
-            old = existing.get(key)
-            if old is None:
-                creates.append(build(row))
-                create_rows.append(row)
-                continue
-            pk, version, *old_values = old
-            changed = [f for f, a, b in zip(fields, old_values, values, strict=True) if a != b]
-            if not changed:
-                counts.unchanged += 1
-                continue
-            obj = build(row)
-            obj.pk = pk
-            obj.version = version + 1
-            updates.append(obj)
-            update_info.append(
-                (
-                    pk,
-                    row,
-                    {f: audit_value(f, old_values[fields.index(f)]) for f in changed},
-                    {f: audit_value(f, values[fields.index(f)]) for f in changed},
+    def write(self, table: _Table, new: pl.DataFrame, old: pl.DataFrame, area: str) -> TableCounts:
+        """Insert new keys, update changed rows, leave the rest; audit what was written.
+
+        `new` holds key, fields (money as cents), `_area` (village code for the audit) and, for
+        tables under a household, `_hpk` (the household's primary key).
+        """
+        model, key, fields = table.model, list(table.key), list(table.fields)
+        kinds = _kinds(table.kind)
+        money = [f for f in fields if kinds[f] == "cents"]
+        old = old.rename({f: f"{f}__old" for f in fields})
+        joined = new.join(old, on=key, how="left", coalesce=True)
+        created = joined.filter(pl.col("id").is_null())
+        matched = joined.filter(pl.col("id").is_not_null())
+        flags = [pl.col(f).ne_missing(pl.col(f"{f}__old")).alias(f"chg__{f}") for f in fields]
+        matched = matched.with_columns(flags).with_columns(
+            _changed=pl.any_horizontal([pl.col(f"chg__{f}") for f in fields])
+        )
+        updated = matched.filter(pl.col("_changed"))
+        counts = TableCounts(
+            created=created.height,
+            updated=updated.height,
+            unchanged=matched.height - updated.height,
+        )
+        total = created.height + updated.height
+        self.tick(table.kind, 0, total)
+        now = bulk.now_value()
+
+        # Values as the database takes them: FK primary keys, money as decimal text.
+        def db_columns(df: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
+            names, exprs = [], []
+            for name in (*key, *fields):
+                target = table.db_names.get(name, name)
+                if table.kind != "households" and name == "household_id":
+                    if target in names:
+                        continue
+                    names.append(target)
+                    exprs.append(pl.col("_hpk").alias(target))
+                elif name in money:
+                    names.append(target)
+                    exprs.append(_money_text(pl.col(name)).alias(target))
+                else:
+                    names.append(target)
+                    exprs.append(pl.col(name).alias(target))
+            return names, bulk.db_ready(df.select(exprs))
+
+        if created.height:
+            names, values = db_columns(created)
+            extra = ["version", "updated_at"] + (["created_at"] if table.kind != "incomes" else [])
+            rows = [(*r, 1, now, now)[: len(names) + len(extra)] for r in values.rows()]
+            bulk.insert(model, names + extra, rows)
+            self.tick(table.kind, created.height, total)
+            ids = _read_ids(table, created)
+            after_cols = [*key, *fields]
+            audit_rows = (
+                (pk, area_code, None, _json(dict(zip(after_cols, row, strict=True)), money))
+                for pk, area_code, *row in ids.select("id", "_area", *after_cols).iter_rows()
+            )
+            audit.bulk_insert(
+                actor=self.actor,
+                action="create",
+                object_type=model._meta.label_lower,
+                rows=audit_rows,
+                note=self.note,
+            )
+        if updated.height:
+            names, values = db_columns(updated)
+            versions = updated["version"] + 1
+            rows = [
+                (*r, v, now, pk)
+                for r, v, pk in zip(
+                    values.rows(), versions.to_list(), updated["id"].to_list(), strict=True
                 )
+            ]
+            bulk.update(model, names + ["version", "updated_at"], rows)
+            audit_rows = []
+            cols = [
+                "id",
+                "_area",
+                *fields,
+                *[f"{f}__old" for f in fields],
+                *[f"chg__{f}" for f in fields],
+            ]
+            n = len(fields)
+            for pk, area_code, *vals in updated.select(cols).iter_rows():
+                after_vals, before_vals, changed = vals[:n], vals[n : 2 * n], vals[2 * n :]
+                before = {f: b for f, b, c in zip(fields, before_vals, changed, strict=True) if c}
+                after = {f: a for f, a, c in zip(fields, after_vals, changed, strict=True) if c}
+                audit_rows.append((pk, area_code, _json(before, money), _json(after, money)))
+            audit.bulk_insert(
+                actor=self.actor,
+                action="update",
+                object_type=model._meta.label_lower,
+                rows=audit_rows,
+                note=self.note,
             )
-        total = len(creates) + len(updates)
-        done = 0
-        for i in range(0, len(creates), CHUNK):
-            batch = creates[i : i + CHUNK]
-            model.objects.bulk_create(batch, batch_size=CHUNK)
-            for obj, row in zip(batch, create_rows[i : i + CHUNK], strict=True):
-                after = {
-                    f: audit_value(f, v) for f, v in zip(fields, row[-len(fields) :], strict=True)
-                }
-                self.event("create", label, obj.pk, area_of(row), None, after)
-            done += len(batch)
-            self.tick(stage, done, total)
-        db_fields = [
-            f.name
-            for f in model._meta.concrete_fields
-            if f.name not in ("id", "created_at", *unique_fields)
-        ]
-        for i in range(0, len(updates), CHUNK):
-            batch = updates[i : i + CHUNK]
-            model.objects.bulk_create(
-                batch,
-                batch_size=CHUNK,
-                update_conflicts=True,
-                unique_fields=unique_fields,
-                update_fields=db_fields,
-            )
-            for pk, row, before, after in update_info[i : i + CHUNK]:
-                self.event("update", label, pk, area_of(row), before, after)
-            done += len(batch)
-            self.tick(stage, done, total)
-        counts.created, counts.updated = len(creates), len(updates)
+            self.tick(table.kind, total, total)
         return counts
 
-    def flush(self) -> None:
-        for i in range(0, len(self.events), 5000):
-            audit.bulk_record(self.events[i : i + 5000])
-        self.events.clear()
+
+def _json(values: dict, money: list[str]) -> dict:
+    out = {}
+    for name, value in values.items():
+        if name in money and value is not None:
+            out[name] = f"{value // 100}.{value % 100:02d}"
+        else:
+            out[name] = bulk.iso(value)
+    return out
 
 
-def _household_pks(hids: Iterable[str]) -> dict[str, tuple[int, str]]:
-    return {
-        k: (v[0], v[1])
-        for k, v in _existing(Household, "household_id", hids, "pk", "village_id").items()
-    }
+def _read_ids(table: _Table, created: pl.DataFrame) -> pl.DataFrame:
+    """Primary keys of rows just inserted, joined back to them by natural key."""
+    t = bulk.q(table.model._meta.db_table)
+    if table.kind == "households":
+        sql = f"SELECT {bulk.q('household_id')}, {bulk.q('id')} FROM {t} WHERE {bulk.q('household_id')} IN ({{}})"
+        rows = bulk.select_in(sql, created["household_id"].to_list())
+        ids = bulk.frame(rows, {"household_id": pl.String, "id_new": pl.Int64})
+    elif table.kind == "persons":
+        sql = f"SELECT {bulk.q('id_number')}, {bulk.q('id')} FROM {t} WHERE {bulk.q('id_number')} IN ({{}})"
+        rows = bulk.select_in(sql, created["id_number"].to_list())
+        ids = bulk.frame(rows, {"id_number": pl.String, "id_new": pl.Int64})
+    else:
+        sql = (
+            f"SELECT {bulk.q('household_id')}, {bulk.q('year')}, {bulk.q('id')} FROM {t} "
+            f"WHERE {bulk.q('household_id')} IN ({{}})"
+        )
+        rows = bulk.select_in(sql, created["_hpk"].unique().to_list())
+        ids = bulk.frame(rows, {"_hpk": pl.Int64, "year": pl.Int64, "id_new": pl.Int64})
+        return (
+            created.drop("id").join(ids, on=["_hpk", "year"], how="inner").rename({"id_new": "id"})
+        )
+    key = list(table.key)
+    return created.drop("id").join(ids, on=key, how="inner").rename({"id_new": "id"})
+
+
+def _prepare(check: _Check, kind: str) -> pl.DataFrame:
+    """The good rows of one table, typed, with defaults filled and money in cents."""
+    df = check.good({"households": check.h, "persons": check.p, "incomes": check.i}[kind])
+    cols = TABLES[kind]
+    exprs = []
+    for col in cols:
+        expr = pl.col(col.name)
+        if col.kind == "money":
+            expr = _cents(expr).fill_null(0)
+        elif col.default is not None:
+            expr = expr.fill_null(pl.lit(col.default))
+        exprs.append(expr.alias(col.name))
+    return df.select(exprs)
 
 
 def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
-    now = timezone.now()
     # households
-    h = check.good(check.h)
-    h_rows = (
-        h.select("household_id", *HOUSEHOLD_FIELDS)
-        .with_columns(
-            [
-                pl.col(c.name).fill_null(c.default)
-                for c in TABLES["households"]
-                if c.default is not None
-            ]
-        )
-        .rows()
-    )
-    existing = _existing(
-        Household,
-        "household_id",
-        [r[0] for r in h_rows],
-        "pk",
-        "version",
-        *[("village_id" if f == "village_code" else f) for f in HOUSEHOLD_FIELDS],
-    )
+    h = _prepare(check, "households")
+    h = h.with_columns(pl.col("village_code").alias("_area"))
+    old = _read_old(HOUSEHOLDS, h["household_id"].to_list())
+    result.counts["households"] = writer.write(HOUSEHOLDS, h, old, "village_code")
 
-    def build_household(row):
-        values = dict(zip(HOUSEHOLD_FIELDS, row[1:], strict=True))
-        values["village_id"] = values.pop("village_code")
-        return Household(household_id=row[0], updated_at=now, **values)
+    # persons and incomes hang on their household's primary key
+    p = _prepare(check, "persons")
+    i = _prepare(check, "incomes")
+    hids = sorted(set(p["household_id"].to_list()) | set(i["household_id"].to_list()))
+    info = _household_info(hids)
+    p = p.join(info, on="household_id", how="left").rename({"_village": "_area"})
+    old = _read_old(PERSONS, p["id_number"].to_list())
+    result.counts["persons"] = writer.write(PERSONS, p, old, "_area")
 
-    result.counts["households"] = writer.upsert(
-        model=Household,
-        stage="households",
-        rows=h_rows,
-        fields=HOUSEHOLD_FIELDS,
-        key_of=lambda r: r[0],
-        existing=existing,
-        build=build_household,
-        unique_fields=["household_id"],
-        area_of=lambda r: r[1],
-    )
-
-    # persons
-    p = check.good(check.p)
-    p_rows = (
-        p.select("id_number", *PERSON_FIELDS)
-        .with_columns(
-            [
-                pl.col(c.name).fill_null(c.default)
-                for c in TABLES["persons"]
-                if c.default is not None
-            ]
-        )
-        .rows()
-    )
-    i = check.good(check.i)
-    pks = _household_pks({r[1] for r in p_rows} | set(i["household_id"].to_list()))
-    db_person_fields = [
-        ("household__household_id" if f == "household_id" else f) for f in PERSON_FIELDS
-    ]
-    existing = _existing(
-        Person, "id_number", [r[0] for r in p_rows], "pk", "version", *db_person_fields
-    )
-
-    def build_person(row):
-        values = dict(zip(PERSON_FIELDS, row[1:], strict=True))
-        values["household_id"] = pks[values["household_id"]][0]
-        return Person(id_number=row[0], updated_at=now, **values)
-
-    result.counts["persons"] = writer.upsert(
-        model=Person,
-        stage="persons",
-        rows=p_rows,
-        fields=PERSON_FIELDS,
-        key_of=lambda r: r[0],
-        existing=existing,
-        build=build_person,
-        unique_fields=["id_number"],
-        area_of=lambda r: pks[r[1]][1],
-    )
-
-    # incomes
-    i_rows = i.select("household_id", "year", *INCOME_FIELDS).rows()
-    i_rows = [
-        (hid, year, *[Decimal(v) if v is not None else Decimal("0") for v in amounts])
-        for hid, year, *amounts in i_rows
-    ]
-    existing_incomes: dict[tuple[str, int], tuple] = {}
-    household_pks = sorted({pks[r[0]][0] for r in i_rows})
-    for k in range(0, len(household_pks), CHUNK):
-        for row in Income.objects.filter(household_id__in=household_pks[k : k + CHUNK]).values_list(
-            "household__household_id", "year", "pk", "version", *INCOME_FIELDS
-        ):
-            existing_incomes[(row[0], row[1])] = row[2:]
-
-    def build_income(row):
-        values = dict(zip(INCOME_FIELDS, row[2:], strict=True))
-        return Income(household_id=pks[row[0]][0], year=row[1], updated_at=now, **values)
-
-    result.counts["incomes"] = writer.upsert(
-        model=Income,
-        stage="incomes",
-        rows=i_rows,
-        fields=INCOME_FIELDS,
-        key_of=lambda r: (r[0], r[1]),
-        existing=existing_incomes,
-        build=build_income,
-        unique_fields=["household", "year"],
-        area_of=lambda r: pks[r[0]][1],
-    )
-    writer.flush()
+    i = i.join(info, on="household_id", how="left").rename({"_village": "_area"})
+    old = _read_old(INCOMES, hids)
+    result.counts["incomes"] = writer.write(INCOMES, i, old, "_area")
 
 
 def import_registry(

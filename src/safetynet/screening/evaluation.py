@@ -7,11 +7,17 @@ relations into the neutral result schemas of `results.py`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from safetynet.core.errors import SafetyNetError
 
@@ -59,12 +65,197 @@ def duckdb_settings() -> dict[str, str]:
     }
 
 
+def feed_sources() -> dict[str, str]:
+    """`feed_<kind>` → a Parquet file of the linked records of active batches (kinds without
+    any are left out: the engine treats them as empty)."""
+    try:
+        from safetynet.feeds import selectors
+        from safetynet.feeds.models import FeedBatch
+    except ImportError:
+        return {}
+    from .incremental import _has_table
+
+    if not _has_table(FeedBatch):
+        return {}
+    kinds = sorted(set(FeedBatch.objects.filter(status="active").values_list("kind", flat=True)))
+    out = {}
+    for kind in kinds:
+        paths = selectors.linked_feed_paths(kind)
+        if paths:
+            out[f"feed_{kind}"] = paths[0] if len(paths) == 1 else paths
+    return out
+
+
+def known_area_codes() -> pa.Table:
+    """County codes valid in ID numbers (current and former, GB/T 2260), for Q-ID."""
+    try:
+        from safetynet.core import gbt2260
+    except ImportError:
+        return pa.table({"code": pa.array([], pa.string())})
+    return pa.table({"code": pa.array(sorted(gbt2260.known_codes()), pa.string())})
+
+
+def _plain(value):
+    """JSON-ready, so the parameters stored on a run compare equal after a round trip."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def split_message(message: str | None) -> tuple[str, str]:
+    """The engine's quality message is "中文 / English"."""
+    zh, sep, en = (message or "").partition(" / ")
+    return zh, (en if sep else zh)
+
+
 def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepared:
     try:
-        from safetynet.engine import screen as engine_screen  # noqa: F401
-    except ImportError:
+        from safetynet.engine.adapters import get_engine
+        from safetynet.engine.assess import override_entries
+        from safetynet.engine.explain import explain_household
+        from safetynet.policy.catalogue import default_catalogue
+        from safetynet.policy.compiler import compile_plan
+        from safetynet.policy.params import bind_areas
+    except ImportError as exc:
         raise EngineUnavailable(
-            "规则引擎尚未安装（safetynet.engine）",
-            "the rule engine (safetynet.engine) is not installed",
+            f"规则引擎尚未安装（{exc.name}）", f"the rule engine is not installed ({exc.name})"
         ) from None
-    raise EngineUnavailable("规则引擎接口不匹配", "the rule engine's interface does not match")
+
+    catalogue = default_catalogue()
+    overrides = override_entries(catalogue)
+    binding = bind_areas(catalogue.params, as_of, extra=overrides)
+    rule_engine = get_engine(engine)
+    feeds = feed_sources()
+    extra_inputs: dict[str, object] = dict(feeds)
+    if "area_codes" in catalogue.inputs:
+        extra_inputs["area_codes"] = known_area_codes()
+    empty = {
+        name
+        for name, spec in catalogue.inputs.items()
+        if spec.optional and name not in extra_inputs
+    }
+    plan = compile_plan(catalogue, binding, dialect=rule_engine.dialect, empty_inputs=empty)
+    digest = hashlib.sha256(plan.script().encode()).hexdigest()
+    parameters = _plain(
+        {
+            key: {name: e.describe() for name, e in sorted(entries.items()) if e is not None}
+            for key, entries in sorted(binding.keys.items())
+        }
+    )
+
+    def run(snap: Snapshot, work_dir: Path) -> ScreenResults:
+        inputs: dict[str, object] = {
+            "households": str(snap.paths["households"]),
+            "persons": str(snap.paths["persons"]),
+            "incomes": str(snap.paths["incomes"]),
+            **extra_inputs,
+        }
+        if rule_engine.dialect == "duckdb":
+            # DuckDB scans Arrow in place (zero copy); Spark reads the Parquet files itself.
+            inputs = {
+                name: pq.read_table(src) if isinstance(src, str) else src
+                for name, src in inputs.items()
+            }
+        res = rule_engine.run(plan, inputs)
+        return engine_results(
+            res,
+            explain=lambda hh, persons: explain_household(
+                catalogue, binding.keys.get(hh.get("area_key")) or {}, hh, persons
+            ),
+        )
+
+    return Prepared(
+        engine=engine, as_of=as_of, catalogue_hash=digest, parameters=parameters, run=run
+    )
+
+
+def engine_results(res, *, explain) -> ScreenResults:
+    """The engine's relations in the screen's neutral schemas (plus explanations of warnings)."""
+    hh = res.households
+    if "evaluated" in hh.column_names:
+        hh = hh.filter(pc.fill_null(hh.column("evaluated"), False))
+    rules = _lists(hh.column("rules"))
+    risks = _lists(hh.column("risk_types"))
+    households = hh.drop_columns(["rules", "risk_types"]).append_column("rules", rules)
+    households = households.append_column("risk_types", risks)
+    persons = res.persons
+    active = persons.filter(pc.fill_null(persons.column("active"), False))
+    tekun = pa.table(
+        {
+            "id_number": active.column("id_number"),
+            "household_id": active.column("household_id"),
+            "eligible": active.column("tekun_eligible"),
+            "care_level": active.column("care_level"),
+            "monthly_amount": active.column("tekun_amount"),
+        }
+    )
+    single = active.filter(pc.fill_null(active.column("single_eligible"), False))
+    single_person = pa.table(
+        {
+            "id_number": single.column("id_number"),
+            "household_id": single.column("household_id"),
+            "monthly_amount": single.column("single_amount"),
+        }
+    )
+    q = res.quality
+    messages = [split_message(m) for m in q.column("message").to_pylist()]
+    quality = pa.table(
+        {
+            "check": q.column("check"),
+            "household_id": q.column("household_id"),
+            "id_number": q.column("id_number"),
+            "message_zh": pa.array([m[0] for m in messages], pa.string()),
+            "message_en": pa.array([m[1] for m in messages], pa.string()),
+            "source": pa.array(["engine"] * q.num_rows, pa.string()),
+        }
+    )
+    return ScreenResults.from_tables(
+        households=households,
+        tekun=tekun,
+        single_person=single_person,
+        quality=quality,
+        explanations=_explanations(hh, rules, persons, explain),
+    )
+
+
+def _lists(column: pa.ChunkedArray) -> pa.Array:
+    values = column.to_pylist()
+    return pa.array(
+        [sorted({v for v in (s or "").split(";") if v}) for s in values], pa.list_(pa.string())
+    )
+
+
+MONITORING_PREFIXES = ("M-", "Y-")
+
+
+def _explanations(hh: pa.Table, rules: pa.Array, persons: pa.Table, explain) -> pa.Table:
+    """Explanations of the monitoring rules of every household with a warning."""
+    warned = pc.greater(pc.list_value_length(rules), 0)
+    rows = hh.filter(warned).to_pylist()
+    if not rows:
+        return pa.table({})
+    ids = pa.array([r["household_id"] for r in rows], pa.string())
+    members: dict[str, list[dict]] = {}
+    for p in persons.filter(pc.is_in(persons.column("household_id"), value_set=ids)).to_pylist():
+        members.setdefault(p["household_id"], []).append(p)
+    out = []
+    for row in rows:
+        for item in explain(row, members.get(row["household_id"], [])):
+            rule = item.get("rule") or ""
+            if not rule.startswith(MONITORING_PREFIXES):
+                continue
+            out.append(
+                {
+                    "household_id": row["household_id"],
+                    "id_number": item.get("id_number"),
+                    "rule": rule,
+                    "zh": item.get("zh"),
+                    "en": item.get("en"),
+                    "values": json.dumps(
+                        _plain(item.get("values") or {}), ensure_ascii=False, sort_keys=True
+                    ),
+                    "source": item.get("source")
+                    if isinstance(item.get("source"), str)
+                    else json.dumps(_plain(item.get("source")), ensure_ascii=False),
+                    "evidence": sorted(item.get("evidence") or []),
+                }
+            )
+    return pa.Table.from_pylist(out) if out else pa.table({})

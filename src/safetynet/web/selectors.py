@@ -8,8 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
+from django.utils import timezone
 from django.utils.translation import get_language
 
 from safetynet.areas.models import Area
@@ -55,7 +58,8 @@ def classify_query(q: str) -> str:
 
 def household_search(*, user, q: str) -> QuerySet[Household]:
     """Households in the user's scope matching a household id (prefix), an ID number (exact) or
-    a member's name (contains). An empty query lists every household in scope."""
+    a member's name (from its start, else anywhere). An empty query lists every household in
+    scope."""
     q = (q or "").strip()[:50]
     qs = scoped(user, Household.objects.select_related("village"))
     kind = classify_query(q)
@@ -65,7 +69,11 @@ def household_search(*, user, q: str) -> QuerySet[Household]:
     elif kind == "household_id":
         qs = qs.filter(Q(household_id__startswith=q) | Q(household_id__startswith=q.upper()))
     elif kind == "name":
-        members = scoped(user, Person.objects.filter(name__contains=q))
+        # Names from their beginning first (an index range scan); anywhere in the name only
+        # when nothing starts with the text (e.g. a given name such as 秀英).
+        members = scoped(user, Person.objects.filter(name__startswith=q))
+        if not members.exists():
+            members = scoped(user, Person.objects.filter(name__contains=q))
         qs = qs.filter(pk__in=members.values("household_id"))
     return qs.order_by("household_id")
 
@@ -216,58 +224,95 @@ def scope_area(user) -> Area | None:
     return user.area if user.scope_code not in ("", "-") else None
 
 
-CHILD_LENGTH = {"": 6, 2: 6, 4: 6, 6: 9, 9: 12}
+CHILD_LENGTH = {0: 6, 2: 6, 4: 6, 6: 9, 9: 12}
+
+
+def _cache_seconds() -> int:
+    return int(getattr(settings, "WEB_DASHBOARD_CACHE_SECONDS", 60))
+
+
+def _cached(key: str, compute):
+    """Area summaries are cached briefly per scope prefix: the same numbers for everybody with
+    that scope, recomputed at most once a minute per process (WEB_DASHBOARD_CACHE_SECONDS)."""
+    seconds = _cache_seconds()
+    if seconds <= 0:
+        return compute()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
+
+
+def household_count(*, user) -> int:
+    """Households in the user's scope (cached like the dashboard)."""
+    prefix = user.scope_code
+    return _cached(
+        f"web:households:{prefix}", lambda: scoped(user, Household.objects.all()).count()
+    )
 
 
 def dashboard_summary(*, user) -> dict:
     """Counts for the user's area: households, people, warnings by category × level, the
     breakdown by the next level down, and the open-warning trend over screening runs."""
+    summary = _cached(f"web:dashboard:{user.scope_code}", lambda: _dashboard_summary(user))
+    return {**summary, "area": scope_area(user)}
+
+
+def _dashboard_summary(user) -> dict:
     households = scoped(user, Household.objects.all())
     persons = scoped(user, Person.objects.filter(status="active"))
-    warnings = scoped(user, Finding.objects.filter(kind="warning", state="open"))
-    quality = scoped(user, Finding.objects.filter(kind="quality", state="open"))
-
-    by_cat_level: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LEVEL_ORDER, 0))
-    for cat, level, n in (
-        warnings.values_list("category", "level")
-        .annotate(n=Count("id"))
-        .values_list("category", "level", "n")
-    ):
-        by_cat_level[cat or ""][level or "yellow"] = n
-    warning_total = sum(sum(v.values()) for v in by_cat_level.values())
-
+    findings = scoped(user, Finding.objects.filter(state="open"))
     prefix = user.scope_code
-    child_len = CHILD_LENGTH.get(len(prefix) if prefix else "", None)
-    breakdown = []
-    if child_len and prefix != "-":
-        rows = (
+    child_len = CHILD_LENGTH.get(len(prefix)) if prefix != "-" else None
+
+    # Households and exited poor households, per child area when there is a level below.
+    poor = Count("id", filter=Q(registered_poor=True))
+    if child_len:
+        rows = list(
             households.annotate(child=Substr("village_id", 1, child_len))
             .values("child")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("id"), poor=poor)
             .order_by("child")
         )
-        counts = {r["child"]: r["n"] for r in rows}
-        warn_counts = dict(
-            warnings.annotate(child=Substr("village_code", 1, child_len))
-            .values("child")
-            .annotate(n=Count("id"))
-            .values_list("child", "n")
+    else:
+        total = households.aggregate(n=Count("id"), poor=poor)
+        rows = [{"child": None, **total}] if total["n"] else []
+
+    # Open findings by kind, category, level and child area in one pass.
+    group = ["kind", "category", "level"] + (["child"] if child_len else [])
+    qs = findings.annotate(child=Substr("village_code", 1, child_len)) if child_len else findings
+    by_cat_level: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LEVEL_ORDER, 0))
+    warn_by_child: dict[str, int] = defaultdict(int)
+    quality_open = 0
+    for row in qs.values(*group).annotate(n=Count("id")).order_by():
+        if row["kind"] == "quality":
+            quality_open += row["n"]
+            continue
+        by_cat_level[row["category"] or ""][row["level"] or "yellow"] += row["n"]
+        if child_len:
+            warn_by_child[row["child"]] += row["n"]
+
+    breakdown = []
+    if child_len:
+        names = dict(
+            Area.objects.filter(code__in=[r["child"] for r in rows]).values_list("code", "name")
         )
-        names = dict(Area.objects.filter(code__in=counts).values_list("code", "name"))
         breakdown = [
-            {"code": c, "name": names.get(c, c), "households": n, "warnings": warn_counts.get(c, 0)}
-            for c, n in counts.items()
-        ]
+            {"code": r["child"], "name": names.get(r["child"], r["child"]),
+             "households": r["n"], "warnings": warn_by_child.get(r["child"], 0)}
+            for r in rows
+        ]  # fmt: skip
     return {
-        "area": scope_area(user),
-        "households": households.count(),
-        "registered_poor": households.filter(registered_poor=True).count(),
+        "households": sum(r["n"] for r in rows),
+        "registered_poor": sum(r["poor"] for r in rows),
         "persons": persons.count(),
-        "warnings_by_category": {k: by_cat_level[k] for k in sorted(by_cat_level)},
-        "warning_total": warning_total,
-        "quality_open": quality.count(),
+        "warnings_by_category": {k: dict(by_cat_level[k]) for k in sorted(by_cat_level)},
+        "warning_total": sum(sum(v.values()) for v in by_cat_level.values()),
+        "quality_open": quality_open,
         "breakdown": breakdown,
         "trend": warning_trend(user=user),
+        "computed_at": timezone.now(),
     }
 
 

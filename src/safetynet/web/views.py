@@ -77,7 +77,10 @@ def home(request):
 def household_search(request):
     q = request.GET.get("q", "").strip()[:50]
     qs = selectors.household_search(user=request.user, q=q)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(qs, PAGE_SIZE)
+    if not q:  # the whole area: reuse the (briefly cached) household count of the dashboard
+        paginator.__dict__["count"] = selectors.household_count(user=request.user)
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "q": q,
         "kind": selectors.classify_query(q),

@@ -6,158 +6,454 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0001_initial'),
-        ('screening', '0001_initial'),
+        ("registry", "0001_initial"),
+        ("screening", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('self_report', '农户自主申报'), ('cadre_survey', '基层干部排查'), ('department_warning', '部门筛查预警')], max_length=20, verbose_name='Source')),
-                ('state', models.CharField(choices=[('clue', '待入户核实'), ('verified', '已核实待公示'), ('in_notice', '村级公示中'), ('reviewed', '乡镇已审核待县级认定'), ('monitored', '监测帮扶中'), ('elim_verified', '风险消除已核实待公示'), ('elim_in_notice', '风险消除公示中'), ('elim_reviewed', '风险消除乡镇已审核'), ('eliminated', '风险已消除'), ('closed', '已关闭(误报)')], db_index=True, default='clue', max_length=16, verbose_name='State')),
-                ('clue_date', models.DateField(verbose_name='Clue date')),
-                ('clue_note', models.TextField(blank=True, verbose_name='Clue')),
-                ('identification_days', models.PositiveSmallIntegerField(help_text='the identification limit in force at the clue date (monitoring.identification_days)')),
-                ('deadline', models.DateField(db_index=True, verbose_name='Decision due')),
-                ('category', models.CharField(blank=True, choices=[('unstable', '脱贫不稳定户'), ('edge', '边缘易致贫户'), ('sudden', '突发严重困难户')], max_length=10, verbose_name='Category')),
-                ('risk_types', models.JSONField(blank=True, default=list, verbose_name='Risk types')),
-                ('decided_on', models.DateField(blank=True, null=True, verbose_name='County decision')),
-                ('elimination_method', models.CharField(blank=True, choices=[('assistance', '帮扶消除'), ('natural', '自然消除')], max_length=12)),
-                ('eliminated_on', models.DateField(blank=True, null=True)),
-                ('closed_on', models.DateField(blank=True, null=True)),
-                ('close_reason', models.TextField(blank=True)),
-                ('next_follow_up_on', models.DateField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='monitoring_cases', to='registry.household')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("self_report", "农户自主申报"),
+                            ("cadre_survey", "基层干部排查"),
+                            ("department_warning", "部门筛查预警"),
+                        ],
+                        max_length=20,
+                        verbose_name="Source",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("clue", "待入户核实"),
+                            ("verified", "已核实待公示"),
+                            ("in_notice", "村级公示中"),
+                            ("reviewed", "乡镇已审核待县级认定"),
+                            ("monitored", "监测帮扶中"),
+                            ("elim_verified", "风险消除已核实待公示"),
+                            ("elim_in_notice", "风险消除公示中"),
+                            ("elim_reviewed", "风险消除乡镇已审核"),
+                            ("eliminated", "风险已消除"),
+                            ("closed", "已关闭(误报)"),
+                        ],
+                        db_index=True,
+                        default="clue",
+                        max_length=16,
+                        verbose_name="State",
+                    ),
+                ),
+                ("clue_date", models.DateField(verbose_name="Clue date")),
+                ("clue_note", models.TextField(blank=True, verbose_name="Clue")),
+                (
+                    "identification_days",
+                    models.PositiveSmallIntegerField(
+                        help_text="the identification limit in force at the clue date (monitoring.identification_days)"
+                    ),
+                ),
+                ("deadline", models.DateField(db_index=True, verbose_name="Decision due")),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unstable", "脱贫不稳定户"),
+                            ("edge", "边缘易致贫户"),
+                            ("sudden", "突发严重困难户"),
+                        ],
+                        max_length=10,
+                        verbose_name="Category",
+                    ),
+                ),
+                (
+                    "risk_types",
+                    models.JSONField(blank=True, default=list, verbose_name="Risk types"),
+                ),
+                (
+                    "decided_on",
+                    models.DateField(blank=True, null=True, verbose_name="County decision"),
+                ),
+                (
+                    "elimination_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[("assistance", "帮扶消除"), ("natural", "自然消除")],
+                        max_length=12,
+                    ),
+                ),
+                ("eliminated_on", models.DateField(blank=True, null=True)),
+                ("closed_on", models.DateField(blank=True, null=True)),
+                ("close_reason", models.TextField(blank=True)),
+                ("next_follow_up_on", models.DateField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="monitoring_cases",
+                        to="registry.household",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseEvent',
+            name="CaseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=32)),
-                ('from_state', models.CharField(blank=True, max_length=16)),
-                ('to_state', models.CharField(max_length=16)),
-                ('actor_label', models.CharField(max_length=150)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('on_date', models.DateField(help_text='the business date of the step (visit, decision …)')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='monitoring.case')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=32)),
+                ("from_state", models.CharField(blank=True, max_length=16)),
+                ("to_state", models.CharField(max_length=16)),
+                ("actor_label", models.CharField(max_length=150)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "on_date",
+                    models.DateField(help_text="the business date of the step (visit, decision …)"),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="monitoring.case",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseFinding',
+            name="CaseFinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attached_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_findings', to='monitoring.case')),
-                ('finding', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_links', to='screening.finding')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attached_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_findings",
+                        to="monitoring.case",
+                    ),
+                ),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_links",
+                        to="screening.finding",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('visit_date', models.DateField(verbose_name='Visit date')),
-                ('visitors', models.JSONField(default=list, verbose_name='Visitors')),
-                ('findings', models.TextField(verbose_name='Findings')),
-                ('next_visit_on', models.DateField(blank=True, null=True, verbose_name='Next visit')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='follow_ups', to='monitoring.case')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("visit_date", models.DateField(verbose_name="Visit date")),
+                ("visitors", models.JSONField(default=list, verbose_name="Visitors")),
+                ("findings", models.TextField(verbose_name="Findings")),
+                (
+                    "next_visit_on",
+                    models.DateField(blank=True, null=True, verbose_name="Next visit"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="follow_ups",
+                        to="monitoring.case",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Measure',
+            name="Measure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('industry', '产业帮扶'), ('employment', '就业帮扶'), ('public_welfare_job', '公益性岗位'), ('finance', '金融帮扶'), ('health', '健康帮扶'), ('education', '教育帮扶'), ('compulsory_education', '义务教育保障'), ('housing', '住房安全保障'), ('drinking_water', '饮水安全保障'), ('relocation', '搬迁'), ('fallback', '综合保障'), ('social_help', '社会帮扶'), ('living_conditions', '生产生活条件改善'), ('infrastructure', '基础设施建设')], max_length=24, verbose_name='Measure')),
-                ('description', models.TextField(blank=True, verbose_name='Description')),
-                ('responsible', models.CharField(blank=True, max_length=100, verbose_name='Responsible')),
-                ('planned_on', models.DateField(verbose_name='Planned for')),
-                ('state', models.CharField(choices=[('planned', '计划'), ('delivered', '已落实')], default='planned', max_length=10)),
-                ('delivered_on', models.DateField(blank=True, null=True, verbose_name='Delivered on')),
-                ('delivery_note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='measures', to='monitoring.case')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("industry", "产业帮扶"),
+                            ("employment", "就业帮扶"),
+                            ("public_welfare_job", "公益性岗位"),
+                            ("finance", "金融帮扶"),
+                            ("health", "健康帮扶"),
+                            ("education", "教育帮扶"),
+                            ("compulsory_education", "义务教育保障"),
+                            ("housing", "住房安全保障"),
+                            ("drinking_water", "饮水安全保障"),
+                            ("relocation", "搬迁"),
+                            ("fallback", "综合保障"),
+                            ("social_help", "社会帮扶"),
+                            ("living_conditions", "生产生活条件改善"),
+                            ("infrastructure", "基础设施建设"),
+                        ],
+                        max_length=24,
+                        verbose_name="Measure",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="Description")),
+                (
+                    "responsible",
+                    models.CharField(blank=True, max_length=100, verbose_name="Responsible"),
+                ),
+                ("planned_on", models.DateField(verbose_name="Planned for")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("planned", "计划"), ("delivered", "已落实")],
+                        default="planned",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "delivered_on",
+                    models.DateField(blank=True, null=True, verbose_name="Delivered on"),
+                ),
+                ("delivery_note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="measures",
+                        to="monitoring.case",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phase', models.CharField(choices=[('identification', '识别纳入'), ('elimination', '风险消除')], max_length=16)),
-                ('start', models.DateField(verbose_name='Notice from')),
-                ('end', models.DateField(verbose_name='Notice until')),
-                ('appraisal', models.TextField(verbose_name='Village appraisal')),
-                ('objections', models.TextField(blank=True, verbose_name='Objections')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notices', to='monitoring.case')),
-                ('published_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("identification", "识别纳入"), ("elimination", "风险消除")],
+                        max_length=16,
+                    ),
+                ),
+                ("start", models.DateField(verbose_name="Notice from")),
+                ("end", models.DateField(verbose_name="Notice until")),
+                ("appraisal", models.TextField(verbose_name="Village appraisal")),
+                ("objections", models.TextField(blank=True, verbose_name="Objections")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notices",
+                        to="monitoring.case",
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Verification',
+            name="Verification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phase', models.CharField(choices=[('identification', '识别纳入'), ('elimination', '风险消除')], max_length=16)),
-                ('visit_date', models.DateField(verbose_name='Visit date')),
-                ('investigators', models.JSONField(default=list, verbose_name='Investigators')),
-                ('findings', models.TextField(verbose_name='Findings')),
-                ('income_year', models.PositiveSmallIntegerField(verbose_name='Income year')),
-                ('net_income', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='Household net income (yuan/year)')),
-                ('members_count', models.PositiveSmallIntegerField(verbose_name='Members living together')),
-                ('member_changes', models.TextField(blank=True, verbose_name='Changes in members')),
-                ('household_confirmed', models.BooleanField(default=False, verbose_name='Confirmed by the household')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='verifications', to='monitoring.case')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("identification", "识别纳入"), ("elimination", "风险消除")],
+                        max_length=16,
+                    ),
+                ),
+                ("visit_date", models.DateField(verbose_name="Visit date")),
+                ("investigators", models.JSONField(default=list, verbose_name="Investigators")),
+                ("findings", models.TextField(verbose_name="Findings")),
+                ("income_year", models.PositiveSmallIntegerField(verbose_name="Income year")),
+                (
+                    "net_income",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=14,
+                        verbose_name="Household net income (yuan/year)",
+                    ),
+                ),
+                (
+                    "members_count",
+                    models.PositiveSmallIntegerField(verbose_name="Members living together"),
+                ),
+                ("member_changes", models.TextField(blank=True, verbose_name="Changes in members")),
+                (
+                    "household_confirmed",
+                    models.BooleanField(default=False, verbose_name="Confirmed by the household"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verifications",
+                        to="monitoring.case",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['state', 'deadline'], name='monitoring__state_f695dd_idx'),
+            model_name="case",
+            index=models.Index(fields=["state", "deadline"], name="monitoring__state_f695dd_idx"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ('clue', 'verified', 'in_notice', 'reviewed', 'monitored', 'elim_verified', 'elim_in_notice', 'elim_reviewed'))), fields=('household',), name='monitoring_one_open_case_per_household'),
+            model_name="case",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        (
+                            "clue",
+                            "verified",
+                            "in_notice",
+                            "reviewed",
+                            "monitored",
+                            "elim_verified",
+                            "elim_in_notice",
+                            "elim_reviewed",
+                        ),
+                    )
+                ),
+                fields=("household",),
+                name="monitoring_one_open_case_per_household",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='casefinding',
-            constraint=models.UniqueConstraint(fields=('case', 'finding'), name='monitoring_case_finding_once'),
+            model_name="casefinding",
+            constraint=models.UniqueConstraint(
+                fields=("case", "finding"), name="monitoring_case_finding_once"
+            ),
         ),
     ]

@@ -6,53 +6,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('screening', '0002_run_scope_and_progress'),
+        ("screening", "0002_run_scope_and_progress"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Rectification',
+            name="Rectification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('assigned', '已分派'), ('rectified', '已整改待复核'), ('verified', '已销号'), ('reopened', '复核未通过')], db_index=True, default='assigned', max_length=10, verbose_name='State')),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('due_on', models.DateField(blank=True, null=True, verbose_name='Due')),
-                ('action_taken', models.TextField(blank=True, verbose_name='What was done')),
-                ('rectified_on', models.DateField(blank=True, null=True, verbose_name='Rectified on')),
-                ('rectified_at', models.DateTimeField(blank=True, help_text='when it was recorded', null=True)),
-                ('reopened_count', models.PositiveSmallIntegerField(default=0)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assigned_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('finding', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='rectification', to='screening.finding')),
-                ('rectified_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('verified_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("assigned", "已分派"),
+                            ("rectified", "已整改待复核"),
+                            ("verified", "已销号"),
+                            ("reopened", "复核未通过"),
+                        ],
+                        db_index=True,
+                        default="assigned",
+                        max_length=10,
+                        verbose_name="State",
+                    ),
+                ),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                ("due_on", models.DateField(blank=True, null=True, verbose_name="Due")),
+                ("action_taken", models.TextField(blank=True, verbose_name="What was done")),
+                (
+                    "rectified_on",
+                    models.DateField(blank=True, null=True, verbose_name="Rectified on"),
+                ),
+                (
+                    "rectified_at",
+                    models.DateTimeField(blank=True, help_text="when it was recorded", null=True),
+                ),
+                ("reopened_count", models.PositiveSmallIntegerField(default=0)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assigned_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "finding",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rectification",
+                        to="screening.finding",
+                    ),
+                ),
+                (
+                    "rectified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "verified_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="screening.screenrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RectificationEvent',
+            name="RectificationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=16)),
-                ('from_state', models.CharField(blank=True, max_length=10)),
-                ('to_state', models.CharField(max_length=10)),
-                ('actor_label', models.CharField(max_length=150)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rectification', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='quality.rectification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=16)),
+                ("from_state", models.CharField(blank=True, max_length=10)),
+                ("to_state", models.CharField(max_length=10)),
+                ("actor_label", models.CharField(max_length=150)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rectification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="quality.rectification",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
     ]

@@ -1,0 +1,124 @@
+"""Set-based reads and writes for imports: chunked `IN` selects and `executemany` writes.
+
+The ORM's `bulk_create` builds a model instance and prepares every field of every row in
+Python (and on SQLite sends 37 rows per statement); at 350,000 persons that alone takes longer
+than the whole import may. These helpers take the table and column names from the models'
+`_meta` and pass plain tuples to the database driver, one statement per chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+from django.db import connection
+
+CHUNK = 5000
+
+
+def q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def column(model, field: str) -> str:
+    return model._meta.get_field(field).column
+
+
+def is_sqlite() -> bool:
+    return connection.vendor == "sqlite"
+
+
+def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
+    """Run `sql` (ending in `IN ({})`) for every chunk of `keys`; all rows."""
+    keys = list(dict.fromkeys(keys))
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for i in range(0, len(keys), chunk):
+            part = keys[i : i + chunk]
+            cursor.execute(sql.format(", ".join(["%s"] * len(part))), part)
+            rows.extend(cursor.fetchall())
+    return rows
+
+
+def now_value() -> object:
+    from django.utils import timezone
+
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+def db_ready(df: pl.DataFrame) -> pl.DataFrame:
+    """Values the driver takes as they are: on SQLite dates become ISO text."""
+    if not is_sqlite():
+        return df
+    return df.with_columns(
+        [
+            pl.col(name).dt.strftime("%Y-%m-%d")
+            for name, dtype in df.schema.items()
+            if dtype == pl.Date
+        ]
+    )
+
+
+def insert(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
+    """INSERT rows (tuples in `columns` order, model field names) with executemany."""
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        q(model._meta.db_table),
+        ", ".join(q(column(model, c)) for c in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), chunk):
+            cursor.executemany(sql, rows[i : i + chunk])
+
+
+def update(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
+    """UPDATE by primary key: rows are (*values in `columns` order, pk)."""
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        q(model._meta.db_table),
+        ", ".join(f"{q(column(model, c))} = %s" for c in columns),
+        q(model._meta.pk.column),
+    )
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), chunk):
+            cursor.executemany(sql, rows[i : i + chunk])
+
+
+def frame(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows from the database as a typed frame, whatever the backend returned.
+
+    SQLite returns dates as text, booleans as 0/1 and decimals as floats; PostgreSQL returns
+    date, bool and Decimal. Money becomes integer cents (Int64) for exact comparison.
+    """
+    names = list(schema)
+    if not rows:
+        return pl.DataFrame(
+            schema={n: (pl.Int64 if t == "cents" else t) for n, t in schema.items()}
+        )
+    columns = list(zip(*rows, strict=True))
+    data = {}
+    for name, values in zip(names, columns, strict=True):
+        kind = schema[name]
+        if kind == "cents":
+            data[name] = (
+                (pl.Series(name, values, dtype=pl.Float64, strict=False) * 100)
+                .round(0)
+                .cast(pl.Int64)
+            )
+        elif kind == pl.Date:
+            sample = next((v for v in values if v is not None), None)
+            if isinstance(sample, str):
+                data[name] = pl.Series(name, values, dtype=pl.String).str.to_date("%Y-%m-%d")
+            else:
+                data[name] = pl.Series(name, values, dtype=pl.Date)
+        elif kind == pl.Boolean:
+            data[name] = pl.Series(
+                name, [None if v is None else bool(v) for v in values], dtype=pl.Boolean
+            )
+        else:
+            data[name] = pl.Series(name, values, dtype=kind, strict=False)
+    return pl.DataFrame(data)
+
+
+def iso(value) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value
