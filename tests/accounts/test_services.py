@@ -43,7 +43,11 @@ def test_user_create_binds_role_and_area_and_audits_without_the_password(areas):
         ({"role": "admin", "area_code": "360827"}, ValidationFailed, "不绑定区划"),
         ({"role": "township", "area_code": "360827101", "finance": True}, ValidationFailed, "财务"),
         ({"role": "county", "area_code": "360827", "password": "short"}, ValidationFailed, "密码"),
-        ({"role": "county", "area_code": "360827", "username": "有 空格"}, ValidationFailed, "用户名"),
+        (
+            {"role": "county", "area_code": "360827", "username": "有 空格"},
+            ValidationFailed,
+            "用户名",
+        ),
     ],
 )
 def test_bad_accounts_are_refused_with_bilingual_messages(areas, kwargs, error, zh):
@@ -100,7 +104,14 @@ def test_scope_codes_by_role(areas):
 def test_demo_personas_prefer_suichuan_and_are_idempotent(areas):
     rows = create_demo_personas(password=PW)
     by_name = {r["username"]: r for r in rows}
-    assert [r["role"] for r in rows] == ["village", "township", "county", "county", "region", "admin"]
+    assert [r["role"] for r in rows] == [
+        "village",
+        "township",
+        "county",
+        "county",
+        "region",
+        "admin",
+    ]
     assert by_name["village"]["area_code"] == "360827101001"
     assert by_name["township"]["area_code"] == "360827101"
     assert by_name["county"]["area_code"] == "360827" and by_name["county"]["area_name"] == "遂川县"

@@ -149,7 +149,8 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
                                       effective_from=D(2024, 7, 1), published_on=D(2024, 6, 20),
                                       reason="县政府调整低保标准")
             result = services.enrolments_recompute_many(actor=actor, as_of=D(2024, 7, 1),
-                                                        reason="parameters", county_code=county)
+                                                        reason="parameters", county_code=county,
+                                                        effective_month=D(2024, 7, 1))
             assert result["changed"] and not result["not_eligible"]
         if month == D(2024, 9, 1) and death_hh:
             # August: a member dies (registry status); detected when September's roll is made.
@@ -189,4 +190,7 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
         care = Enrolment.objects.get(person__id_number=tekun_people[0][1])
         assert care.care_level == "full" and care.amounts.filter(reason="care").exists()
     if death_hh:
-        assert Enrolment.objects.get(household__household_id=death_hh).amounts.filter(reason="death").exists()
+        # The survivors get a recomputed amount, or the enrolment stops if they no longer qualify.
+        died = Enrolment.objects.get(household__household_id=death_hh)
+        assert died.amounts.filter(reason="death").exists() or (
+            died.status == "stopped" and died.end_month == D(2024, 8, 1))

@@ -91,3 +91,20 @@ def test_setup_generates_imports_and_is_idempotent(settings):
     assert "另一套演示数据" in err.value.zh and "another demo region" in err.value.en
     assert Household.objects.count() == 25
     assert json.loads((settings.DATA_DIR / "demo" / "manifest.json").read_text())["seed"] == 4
+
+
+@pytest.mark.django_db
+def test_setup_reimports_files_into_a_fresh_database_and_the_command_reports_steps(settings):
+    from safetynet.demo.services import SETUP_MARKER, demo_setup
+    from safetynet.registry.models import Household
+
+    demo_setup(households=15, seed=2)
+    (settings.DATA_DIR / "demo" / SETUP_MARKER).unlink()  # as if the database were new
+    again = demo_setup(households=15, seed=2)
+    assert not again.generated and again.imported
+    assert again.counts["registry"]["households"]["unchanged"] == 15
+    assert Household.objects.count() == 15
+
+    result = CliRunner().invoke(app, ["demo", "setup", "--households", "15", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "数据库中已有此演示数据" in result.output and "import (already done)" in result.output

@@ -63,7 +63,9 @@ def registry(db, reference_areas) -> People:
             households[hh] = Household.objects.create(household_id=hh, village_id=village)
         sequence = seq * 2 + (1 if sex == "M" else 0)
         number = make_id(born, sequence)
-        relation = "head" if not Person.objects.filter(household=households[hh]).exists() else "spouse"
+        relation = (
+            "head" if not Person.objects.filter(household=households[hh]).exists() else "spouse"
+        )
         Person.objects.create(
             household=households[hh],
             id_number=number,

@@ -51,9 +51,7 @@ def test_given_batch_id_and_conflicts(registry, feed_file):
     b = feed_file("b.csv", [["d2", "", "王五", "", "", "", "2024-04-02"]], [])
     loaded = services.feed_load(actor=None, kind="deaths", path=a, batch_id="gaj-2024-04")
     assert loaded.batch.batch_id == "gaj-2024-04"
-    assert not services.feed_load(
-        actor=None, kind="deaths", path=a, batch_id="gaj-2024-04"
-    ).created
+    assert not services.feed_load(actor=None, kind="deaths", path=a, batch_id="gaj-2024-04").created
     with pytest.raises(Conflict) as err:
         services.feed_load(actor=None, kind="deaths", path=b, batch_id="gaj-2024-04")
     assert "already used by another file" in err.value.en
@@ -94,7 +92,10 @@ def test_withdrawal_stops_records_counting(registry, feed_file):
 @pytest.mark.django_db
 def test_load_is_audited_with_counts(registry, feed_file):
     batch = services.feed_load(
-        actor=None, kind="deaths", path=feed_file("d.csv", DEATH_ROWS, []), department="上犹县公安局"
+        actor=None,
+        kind="deaths",
+        path=feed_file("d.csv", DEATH_ROWS, []),
+        department="上犹县公安局",
     ).batch
     load = AuditEvent.objects.get(action="feed_load")
     assert load.object_id == batch.batch_id

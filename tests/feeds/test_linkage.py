@@ -25,9 +25,7 @@ def substitute(number: str, position: int) -> str:
 
 def transpose(number: str, position: int) -> str:
     assert number[position] != number[position + 1]
-    return (
-        number[:position] + number[position + 1] + number[position] + number[position + 2 :]
-    )
+    return number[:position] + number[position + 1] + number[position] + number[position + 2 :]
 
 
 def to_15(number18: str) -> str:
@@ -46,8 +44,9 @@ def links(kind="medical_claims"):
         f"SELECT record_id, id_number, household_id, link_method, link_score, link_status "
         f"FROM feed_{kind}_detail ORDER BY record_id"
     ).fetchall()
-    return {r[0]: {"id": r[1], "hh": r[2], "method": r[3], "score": r[4], "status": r[5]}
-            for r in rows}
+    return {
+        r[0]: {"id": r[1], "hh": r[2], "method": r[3], "score": r[4], "status": r[5]} for r in rows
+    }
 
 
 @pytest.mark.django_db
@@ -90,8 +89,13 @@ def test_lower_case_x_check_character(registry, feed_file):
             number = first17 + "X"
             break
     Person.objects.create(
-        household=Household.objects.get(household_id="HH-B2"), id_number=number, name="钟秀英",
-        relation="other", sex="F", birth_date=born, labour="normal",
+        household=Household.objects.get(household_id="HH-B2"),
+        id_number=number,
+        name="钟秀英",
+        relation="other",
+        sex="F",
+        birth_date=born,
+        labour="normal",
     )
     load_claims(feed_file, [["x1", number.lower(), "钟秀英", "", "", "", "2024-03-01"]])
     assert links()["x1"]["id"] == number and links()["x1"]["method"] == "exact"
@@ -133,8 +137,15 @@ def test_typo_matching_two_people_is_not_linked(registry, feed_file):
     b = first + "3" + check_char(first + "3")
     hh = Household.objects.get(household_id="HH-B2")
     for number in (a, b):
-        Person.objects.create(household=hh, id_number=number, name="孙伟", relation="child",
-                              sex="M", birth_date=born, labour="normal")
+        Person.objects.create(
+            household=hh,
+            id_number=number,
+            name="孙伟",
+            relation="child",
+            sex="M",
+            birth_date=born,
+            labour="normal",
+        )
     typo = a[:17] + b[17]  # a's body with b's check character: one step from each
     load_claims(feed_file, [["w1", typo, "孙伟", "", "", "", "2024-03-01"]])
     got = links()["w1"]
@@ -189,7 +200,9 @@ def test_household_kinds_link_to_households(registry, feed_file):
     got = links("housing")
     assert (got["h1"]["id"], got["h1"]["hh"], got["h1"]["method"]) == (None, "HH-B2", "household")
     assert (got["h2"]["id"], got["h2"]["hh"], got["h2"]["method"]) == (
-        registry["wang_wu"], "HH-A2", "exact"
+        registry["wang_wu"],
+        "HH-A2",
+        "exact",
     )
     assert got["h3"]["hh"] is None and got["h3"]["status"] == "unlinked"
     batch = FeedBatch.objects.get(kind="housing")
@@ -204,12 +217,21 @@ def test_relinking_after_registry_changes(registry, feed_file):
     load_claims(feed_file, [["n1", newborn, "孙小宝", "2023-01-01", "M", VILLAGE_B, "2024-03-01"]])
     assert links()["n1"]["id"] is None
     Person.objects.create(
-        household=Household.objects.get(household_id="HH-B2"), id_number=newborn, name="孙小宝",
-        relation="grandchild", sex="M", birth_date=dt.date(2023, 1, 1), labour="none",
+        household=Household.objects.get(household_id="HH-B2"),
+        id_number=newborn,
+        name="孙小宝",
+        relation="grandchild",
+        sex="M",
+        birth_date=dt.date(2023, 1, 1),
+        labour="none",
     )
     result = services.feed_link(actor=None, kinds=["medical_claims"])
     assert links()["n1"] == {
-        "id": newborn, "hh": "HH-B2", "method": "exact", "score": 1.0, "status": "linked"
+        "id": newborn,
+        "hh": "HH-B2",
+        "method": "exact",
+        "score": 1.0,
+        "status": "linked",
     }
     assert result.counts[FeedBatch.objects.get().batch_id]["exact"] == 1
 

@@ -47,7 +47,9 @@ def test_queue_shows_both_sides_masked(queued):
     assert selectors.review_queue(user=None, limit=1)[0]["record_id"] in {"t1", "p3"}
     assert len(selectors.review_queue(user=None, limit=1, offset=1)) == 1
     unmasked = selectors.review_queue(user=None, kind="medical_claims", unmask=True)
-    assert queued["zhang_san"] in {c["id_number_display"] for i in unmasked for c in i["candidates"]}
+    assert queued["zhang_san"] in {
+        c["id_number_display"] for i in unmasked for c in i["candidates"]
+    }
 
 
 @pytest.mark.django_db
@@ -58,7 +60,10 @@ def test_confirm_and_reject_are_stored_audited_and_take_effect(queued):
 
     t1 = LinkDecision.objects.get(record_id="t1")
     assert (t1.decision, t1.id_number, t1.method, t1.household_id) == (
-        "confirm", queued["zhang_san"], "typo", "HH-A1"
+        "confirm",
+        queued["zhang_san"],
+        "typo",
+        "HH-A1",
     )
     assert t1.department == "医疗保障局" and t1.decided_by_label.startswith("cli")
     confirm = AuditEvent.objects.get(action="feed_link_confirm")
@@ -85,7 +90,10 @@ def test_confirming_another_person_links_manually(queued):
         actor=None, kind="medical_claims", record_id="p3", id_number=queued["chen_b"]
     )
     assert links()["p3"] == {
-        "id": queued["chen_b"], "hh": "HH-B1", "method": "manual", "score": 1.0,
+        "id": queued["chen_b"],
+        "hh": "HH-B1",
+        "method": "manual",
+        "score": 1.0,
         "status": "linked",
     }
     # Changing one's mind: confirming the other turns the first confirmation into a rejection.

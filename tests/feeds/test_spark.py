@@ -49,7 +49,9 @@ def test_spark_backend_links_like_duckdb(registry, feed_file, spark_session, set
     for key, got in on_spark.items():
         want = on_duckdb[key]
         assert (got["id"], got["method"], got["status"]) == (
-            want["id"], want["method"], want["status"]
+            want["id"],
+            want["method"],
+            want["status"],
         ), key
         if got["score"] is not None:
             assert got["score"] == pytest.approx(want["score"], rel=1e-6)

@@ -26,7 +26,11 @@ KIND_CASES = {
         ["50000", "30000", "20000", "是"],
         ("inpatient", "maybe", "inpatient must be Y/N"),
     ),
-    "medical_insurance": (["year", "insured"], ["2024", "Y"], ("year", "1800", "year must be between")),
+    "medical_insurance": (
+        ["year", "insured"],
+        ["2024", "Y"],
+        ("year", "1800", "year must be between"),
+    ),
     "disability": (
         ["disability_type", "disability_grade"],
         ["肢体", "2"],
@@ -103,10 +107,22 @@ def test_each_kind_validates_its_columns(kind, feed_file, settings):
 
 @pytest.mark.django_db
 def test_typed_values_chinese_headers_and_labels(feed_file):
-    header = ["记录编号", "身份证号", "姓名", "出生日期", "性别", "村(社区)代码", "业务日期",
-              "医疗总费用", "医保报销", "合规自付", "住院"]
-    rows = [["m1", "", "张三", "1980/03/15", "男", VILLAGE_A, "20240302", "1,200.50", "", "200",
-             "否"]]
+    header = [
+        "记录编号",
+        "身份证号",
+        "姓名",
+        "出生日期",
+        "性别",
+        "村(社区)代码",
+        "业务日期",
+        "医疗总费用",
+        "医保报销",
+        "合规自付",
+        "住院",
+    ]
+    rows = [
+        ["m1", "", "张三", "1980/03/15", "男", VILLAGE_A, "20240302", "1,200.50", "", "200", "否"]
+    ]
     path = feed_file("zh.csv", rows, [], header=header)
     result = services.feed_load(actor=None, kind="medical_claims", path=path, link=False)
     assert result.batch.rows_loaded == 1
@@ -116,8 +132,13 @@ def test_typed_values_chinese_headers_and_labels(feed_file):
         f"FROM read_parquet('{part}')"
     ).fetchall()
     assert rec == (
-        dt.date(1980, 3, 15), "M", dt.date(2024, 3, 2), Decimal("1200.50"), None,
-        Decimal("200.00"), False,
+        dt.date(1980, 3, 15),
+        "M",
+        dt.date(2024, 3, 2),
+        Decimal("1200.50"),
+        None,
+        Decimal("200.00"),
+        False,
     )
 
 
@@ -140,8 +161,13 @@ def test_row_checks_and_duplicates(feed_file):
     assert "record_id appears 2 times" in reasons[("2", "d2")]
     assert "record_id appears 2 times" in reasons[("3", "d2")]
     bad = reasons[("4", "d3")]
-    for fragment in ("name is required", "sex has an invalid value", "village_code must be 12",
-                     "event_date is required", "total_cost is required"):
+    for fragment in (
+        "name is required",
+        "sex has an invalid value",
+        "village_code must be 12",
+        "event_date is required",
+        "total_cost is required",
+    ):
         assert fragment in bad
 
 
@@ -182,7 +208,10 @@ def test_parquet_input(tmp_path):
     rows = duckdb.sql(
         f"SELECT record_id, event_date, year, insured FROM read_parquet('{part}') ORDER BY 1"
     ).fetchall()
-    assert rows == [("p1", dt.date(2024, 1, 1), 2024, True), ("p2", dt.date(2024, 2, 1), 2024, False)]
+    assert rows == [
+        ("p1", dt.date(2024, 1, 1), 2024, True),
+        ("p2", dt.date(2024, 2, 1), 2024, False),
+    ]
 
 
 def _nothing_stored(settings):
@@ -199,12 +228,18 @@ def _nothing_stored(settings):
         ("record_id,name,event_date\nr1,张三,2024-01-01\n".encode("gbk"), "not UTF-8", "UTF-8"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 4, "binary", "二进制"),
         ("record_id,name\nr1,张三\n".encode(), "missing required columns: event_date", "缺少"),
-        ("record_id,name,event_date,colour\nr1,张三,2024-01-01,red\n".encode(),
-         "unknown columns: colour", "未知的列"),
-        ("record_id,name,event_date\nr1,张三,2024-01-01\nr2,李四,2024-01-01,extra\n".encode(),
-         "line 3 has 4 fields", "第 3 行"),
+        (
+            "record_id,name,event_date,colour\nr1,张三,2024-01-01,red\n".encode(),
+            "unknown columns: colour",
+            "未知的列",
+        ),
+        (
+            "record_id,name,event_date\nr1,张三,2024-01-01\nr2,李四,2024-01-01,extra\n".encode(),
+            "line 3 has 4 fields",
+            "第 3 行",
+        ),
         (b"", "is empty", "空文件"),
-        ("record_id;name;event_date\nr1;a;2024-01-01\n".encode(), "comma-separated", "逗号"),
+        (b"record_id;name;event_date\nr1;a;2024-01-01\n", "comma-separated", "逗号"),
         (b"PAR1 this is not really parquet", "not a valid Parquet", "Parquet"),
     ],
 )

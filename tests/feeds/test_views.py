@@ -26,8 +26,13 @@ def test_every_kind_has_a_view_with_the_contract_columns(registry):
     assert names == [f"feed_{k}" for k in KINDS]
     for kind in KINDS.values():
         cols = [r[0] for r in con.execute(f"DESCRIBE feed_{kind.name}").fetchall()]
-        assert cols == ["record_id", "event_date", "id_number", "household_id",
-                        *kind.own_column_names]
+        assert cols == [
+            "record_id",
+            "event_date",
+            "id_number",
+            "household_id",
+            *kind.own_column_names,
+        ]
         assert con.execute(f"SELECT count(*) FROM feed_{kind.name}").fetchall() == [(0,)]
     types = dict(con.execute("DESCRIBE feed_medical_claims").fetchall()[i][:2] for i in range(8))
     assert types["event_date"] == "DATE" and types["out_of_pocket"] == "DECIMAL(14,2)"
@@ -39,8 +44,10 @@ def test_views_keep_the_latest_version_of_a_record(registry, feed_file):
     load_claims(feed_file, [["c1", zs, "张三", "", "", "", "2024-03-01"]], name="march.csv")
     path = feed_file(
         "march-fixed.csv",
-        [["c1", zs, "张三", "", "", "", "2024-03-01", "1000", "600", "300"],
-         ["c2", zs, "张三", "", "", "", "2024-03-09", "50", "0", "50"]],
+        [
+            ["c1", zs, "张三", "", "", "", "2024-03-01", "1000", "600", "300"],
+            ["c2", zs, "张三", "", "", "", "2024-03-09", "50", "0", "50"],
+        ],
         ["total_cost", "insurance_paid", "out_of_pocket"],
     )
     services.feed_load(actor=None, kind="medical_claims", path=path)
@@ -60,8 +67,10 @@ def test_views_keep_the_latest_version_of_a_record(registry, feed_file):
 def test_parquet_paths_hold_the_same_rows(registry, feed_file):
     load_claims(
         feed_file,
-        [["c1", registry["li_si"], "李四", "", "", "", "2024-03-01"],
-         ["c2", "", "无名", "", "", "", "2024-03-02"]],
+        [
+            ["c1", registry["li_si"], "李四", "", "", "", "2024-03-01"],
+            ["c2", "", "无名", "", "", "", "2024-03-02"],
+        ],
     )
     (path,) = selectors.linked_feed_paths("medical_claims")
     assert Path(path).exists()
@@ -89,9 +98,11 @@ def test_records_for_household(registry, feed_file, tmp_path):
     zs, ls = registry["zhang_san"], registry["li_si"]
     load_claims(
         feed_file,
-        [["c1", zs, "张三", "", "", "", "2024-03-01"],
-         ["c2", ls, "李四", "", "", "", "2024-05-01"],
-         ["c3", registry["wang_wu"], "王五", "", "", "", "2024-05-01"]],
+        [
+            ["c1", zs, "张三", "", "", "", "2024-03-01"],
+            ["c2", ls, "李四", "", "", "", "2024-05-01"],
+            ["c3", registry["wang_wu"], "王五", "", "", "", "2024-05-01"],
+        ],
     )
     water = write_csv(
         tmp_path / "water.csv",
@@ -115,26 +126,33 @@ def test_quality_against_ground_truth(registry, feed_file, tmp_path):
     zs = registry["zhang_san"]
     load_claims(
         feed_file,
-        [["q1", zs, "张三", "", "", "", "2024-03-01"],
-         ["q2", substitute(registry["wang_wu"], 12), "王五", "", "", "", "2024-03-01"],
-         ["q3", "", "周建国", "1966-02-02", "M", VILLAGE_B, "2024-03-01"],
-         ["q4", "", "陈晓红", "1988-08-08", "F", "", "2024-03-01"],
-         ["q5", "", "刘大山", "1950-05-05", "M", VILLAGE_A, "2024-03-01"]],
+        [
+            ["q1", zs, "张三", "", "", "", "2024-03-01"],
+            ["q2", substitute(registry["wang_wu"], 12), "王五", "", "", "", "2024-03-01"],
+            ["q3", "", "周建国", "1966-02-02", "M", VILLAGE_B, "2024-03-01"],
+            ["q4", "", "陈晓红", "1988-08-08", "F", "", "2024-03-01"],
+            ["q5", "", "刘大山", "1950-05-05", "M", VILLAGE_A, "2024-03-01"],
+        ],
     )
     truth = write_csv(
         tmp_path / "ground_truth.csv",
         ["kind", "record_id", "person_id_number", "household_id", "noise"],
-        [["medical_claims", "q1", zs, "HH-A1", ""],
-         ["medical_claims", "q2", registry["wang_wu"], "HH-A2", "typo_digit"],
-         ["medical_claims", "q3", registry["zhou_b"], "HH-B1", "missing_id"],
-         ["medical_claims", "q4", registry["chen_a"], "HH-A3", "missing_id"],
-         # deliberately wrong truth: the linker's answer counts as a false link
-         ["medical_claims", "q5", registry["zhao_x"], "HH-A2", "missing_id"]],
+        [
+            ["medical_claims", "q1", zs, "HH-A1", ""],
+            ["medical_claims", "q2", registry["wang_wu"], "HH-A2", "typo_digit"],
+            ["medical_claims", "q3", registry["zhou_b"], "HH-B1", "missing_id"],
+            ["medical_claims", "q4", registry["chen_a"], "HH-A3", "missing_id"],
+            # deliberately wrong truth: the linker's answer counts as a false link
+            ["medical_claims", "q5", registry["zhao_x"], "HH-A2", "missing_id"],
+        ],
     )
     report = selectors.link_quality(truth)
     overall = report["overall"]
     assert (overall["records"], overall["linked"], overall["correct"], overall["review"]) == (
-        5, 4, 3, 1
+        5,
+        4,
+        3,
+        1,
     )
     assert overall["precision"] == pytest.approx(3 / 4)
     assert overall["recall"] == pytest.approx(3 / 5)

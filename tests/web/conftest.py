@@ -38,7 +38,10 @@ def web_hooks_only():
     from safetynet.web import hooks
 
     reg = hooks._registry
-    saved = {k: dict(getattr(reg, k)) for k in ("nav", "profile_panels", "dashboard_panels", "timeline_sources")}
+    saved = {
+        k: dict(getattr(reg, k))
+        for k in ("nav", "profile_panels", "dashboard_panels", "timeline_sources")
+    }
     reg.nav = {k: v for k, v in reg.nav.items() if k in {"home", "households", "users"}}
     reg.profile_panels, reg.dashboard_panels, reg.timeline_sources = {}, {}, {}
     yield

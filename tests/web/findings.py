@@ -25,9 +25,12 @@ def warning(household, first_run, *, category="edge", level="red", rules=("M-INC
         risk_types=["其他"],
         message="人均纯收入低于监测标准",
         explanations=[
-            {"rule": "M-INCOME", "zh": "人均纯收入 6500 元低于监测标准 7300 元",
-             "en": "Net income per person 6500 is below the line 7300",
-             "values": {"pc_net_income": 6500, "income_line": 7300}}
+            {
+                "rule": "M-INCOME",
+                "zh": "人均纯收入 6500 元低于监测标准 7300 元",
+                "en": "Net income per person 6500 is below the line 7300",
+                "values": {"pc_net_income": 6500, "income_line": 7300},
+            }
         ],  # fmt: skip
         state=state,
         first_run=first_run,

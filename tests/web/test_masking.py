@@ -79,8 +79,16 @@ def test_bad_reveal_requests_change_nothing(world, client_for):
         response = client.post(f"/households/{HID_A}/reveal/", data)
         assert response.status_code == 400, data
         assert "不能查看该字段" in response.content.decode()
-    assert client.post(f"/households/{HID_A}/reveal/", {"field": "phone", "person": "x"}).status_code == 404
-    assert client.post(f"/households/{HID_A}/reveal/", {"field": "phone", "person": "999999"}).status_code == 404
+    assert (
+        client.post(f"/households/{HID_A}/reveal/", {"field": "phone", "person": "x"}).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/households/{HID_A}/reveal/", {"field": "phone", "person": "999999"}
+        ).status_code
+        == 404
+    )
     assert client.get(f"/households/{HID_A}/reveal/").status_code == 405
     assert not AuditEvent.objects.filter(action="reveal").exists()
 

@@ -70,7 +70,9 @@ def test_search_and_export_never_list_households_outside_the_area(world, client_
 
 
 @pytest.mark.django_db
-def test_a_cadre_cannot_reach_another_villages_member_through_their_own_household(world, client_for):
+def test_a_cadre_cannot_reach_another_villages_member_through_their_own_household(
+    world, client_for
+):
     client = client_for("village")
     other = world.persons["B"]
     response = client.post(

@@ -292,4 +292,7 @@ def test_user_pages_are_for_administrators_only(world, client_for):
     cadre2.refresh_from_db()
     assert (cadre2.role, cadre2.area_id) == ("township", "360827101")
     assert cadre2.check_password("long-enough-1")
-    assert AuditEvent.objects.filter(object_type="accounts.user", object_id=str(cadre2.pk)).count() == 2
+    assert (
+        AuditEvent.objects.filter(object_type="accounts.user", object_id=str(cadre2.pk)).count()
+        == 2
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,16 +14,21 @@ def register(app: typer.Typer) -> None:
 
     @areas_app.command("import")
     def import_cmd(
-        file: Path = typer.Argument(..., help="区划文件（CSV或xlsx）/ area file (CSV or xlsx)"),
-        valid_only: bool = typer.Option(
-            False, "--valid-only", help="只导入无错误的行 / import the valid rows only"
-        ),
-        report_dir: Path = typer.Option(
-            None, "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
-        ),
-        as_json: bool = typer.Option(
-            False, "--json", help="以JSON输出结果 / print the result as JSON"
-        ),
+        file: Annotated[
+            Path, typer.Argument(help="区划文件（CSV或xlsx）/ area file (CSV or xlsx)")
+        ],
+        valid_only: Annotated[
+            bool, typer.Option("--valid-only", help="只导入无错误的行 / import the valid rows only")
+        ] = False,
+        report_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="以JSON输出结果 / print the result as JSON")
+        ] = False,
     ) -> None:
         """导入区划树（全部成功或全部不导入，可重复）/ Import the area tree (all or nothing, idempotent)."""
         from safetynet.cli import setup_django
@@ -41,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
     @areas_app.command("former")
     def former_cmd(
-        codes: list[str] = typer.Argument(..., help="6位县级代码 / 6-digit county codes"),
+        codes: Annotated[list[str], typer.Argument(help="6位县级代码 / 6-digit county codes")],
     ) -> None:
         """列出县级代码在GB/T 2260中的曾用代码 / List the earlier GB/T 2260 codes of counties."""
         from safetynet.core import gbt2260

@@ -937,7 +937,7 @@ def enrolments_recompute_many(
         raise _bad(f"未知的调整原因：{reason}", f"unknown reason: {reason}")
     if county_code:
         access.require_scope(actor, county_code)
-    qs = Enrolment.objects.select_for_update().exclude(status=Enrolment.Status.STOPPED)
+    qs = Enrolment.objects.select_for_update(of=("self",)).exclude(status=Enrolment.Status.STOPPED)
     if actor is not None:
         from safetynet.areas.scope import scoped
 
@@ -1275,10 +1275,17 @@ def death_process(
                     note=note,
                 )
                 outcome = "recomputed"
+                enrolment.version += 1
+                enrolment.save()
             else:
-                outcome = "not_eligible"
-            enrolment.version += 1
-            enrolment.save()
+                # The survivors no longer qualify: the change to complete is a stop.
+                _stop(
+                    actor=actor,
+                    enrolment=enrolment,
+                    last_month=death_month,
+                    reason="成员死亡后不再符合条件 / not eligible after a member's death",
+                )
+                outcome = "stopped"
         _recover_overpaid(
             actor=actor, enrolment=enrolment, after_month=death_month, new_amount=new_amount
         )

@@ -115,12 +115,6 @@ class Cat:
         return Cat(self.labels, self.codes[index])
 
     @staticmethod
-    def of(values: np.ndarray) -> Cat:
-        """From a (short) array of strings."""
-        labels, codes = np.unique(np.asarray(values, dtype=str), return_inverse=True)
-        return Cat(labels, codes)
-
-    @staticmethod
     def concat(parts: list[Cat]) -> Cat:
         labels, codes, offset = [], [], 0
         for part in parts:

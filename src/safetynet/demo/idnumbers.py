@@ -17,11 +17,6 @@ ZERO = ord("0")
 _QUAD = np.array([[ord(c) for c in f"{i:04d}"] for i in range(10_000)], dtype=np.uint8)
 
 
-def check_char(body: np.ndarray) -> np.ndarray:
-    """Check characters (ASCII) of an (n, 17) matrix of digit values."""
-    return CHECK_CHARS[(body * WEIGHTS).sum(axis=1) % 11]
-
-
 def unique_sequences(
     rng: np.random.Generator, area: np.ndarray, ymd: np.ndarray, male: np.ndarray
 ) -> np.ndarray:
@@ -65,13 +60,6 @@ def compose(area: np.ndarray, ymd: np.ndarray, seq: np.ndarray) -> np.ndarray:
 def as_strings(matrix: np.ndarray) -> np.ndarray:
     """numpy bytes strings (dtype S18); shorter rows end in NUL bytes and come out shorter."""
     return np.ascontiguousarray(matrix).view("S18").ravel()
-
-
-def is_valid(matrix: np.ndarray) -> np.ndarray:
-    """True where an 18-character row has digits in 1-17 and the right check character."""
-    body = matrix[:, :17].astype(np.int64) - ZERO
-    digits_ok = ((body >= 0) & (body <= 9)).all(axis=1)
-    return digits_ok & (check_char(np.clip(body, 0, 9)) == matrix[:, 17])
 
 
 # --- planted typos ------------------------------------------------------------------------

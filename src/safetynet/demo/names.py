@@ -112,11 +112,3 @@ def draw_surnames(rng: np.random.Generator, flavour: np.ndarray) -> np.ndarray:
 def codepoints(names: np.ndarray) -> np.ndarray:
     """(n, 4) uint32 code points of a U4 name array (0 = no character)."""
     return np.ascontiguousarray(names.astype("U4")).view(np.uint32).reshape(-1, 4)
-
-
-def from_codepoints(points: np.ndarray) -> np.ndarray:
-    """Back to a U4 array, closing gaps left by removed characters."""
-    # move zeros to the end of each row, keeping the order of the characters
-    order = np.argsort(points == 0, axis=1, kind="stable")
-    packed = np.take_along_axis(points, order, axis=1)
-    return np.ascontiguousarray(packed.astype(np.uint32)).view("U4").ravel()

@@ -120,7 +120,7 @@ def households_frame(pop: Population, tree: AreaTree) -> pl.DataFrame:
                 pl.Series(pop.bank_account).cast(pl.String), pop.bank_account == b""
             ),
         }
-    )
+    ).select(HOUSEHOLD_COLUMNS)
 
 
 def persons_frame(pop: Population) -> pl.DataFrame:
@@ -150,7 +150,7 @@ def persons_frame(pop: Population) -> pl.DataFrame:
             ),
             "phone": _text(pop.phone, pop.phone == 0),
         }
-    )
+    ).select(PERSON_COLUMNS)
 
 
 def write(frame: pl.DataFrame, base: Path, file_format: str) -> Path:

@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
     @feed.command("load")
     def load(
         kind: str = typer.Argument(..., help="数据类型，如 medical_claims / feed kind"),
-        file: Path = typer.Argument(..., help="CSV (UTF-8) 或 Parquet 文件 / CSV or Parquet file"),
+        file: Path = typer.Argument(..., help="CSV (UTF-8) 或 Parquet 文件 / CSV or Parquet file"),  # noqa: B008
         department: str = typer.Option(None, "--department", help="报送部门 / sending department"),
         batch: str = typer.Option(None, "--batch", help="批次编号（默认文件 SHA-256）/ batch id"),
         link: bool = typer.Option(True, "--link/--no-link", help="载入后比对 / link after loading"),
@@ -124,8 +124,14 @@ def register(app: typer.Typer) -> None:
 
         with _steps() as progress:
             result = feed_load(
-                actor=None, kind=kind, path=file, department=department, batch_id=batch,
-                link=link, backend=backend, progress=progress,
+                actor=None,
+                kind=kind,
+                path=file,
+                department=department,
+                batch_id=batch,
+                link=link,
+                backend=backend,
+                progress=progress,
             )
         zh, en = result.message
         typer.echo(f"{zh}\n{en}")
@@ -152,16 +158,24 @@ def register(app: typer.Typer) -> None:
                 typer.echo(
                     json.dumps(
                         {
-                            "batch_id": b.batch_id, "kind": b.kind, "department": b.department,
-                            "file_name": b.file_name, "file_hash": b.file_hash,
-                            "rows_total": b.rows_total, "rows_loaded": b.rows_loaded,
-                            "rows_rejected": b.rows_rejected, "status": b.status,
-                            "loaded_by": b.loaded_by_label, "loaded_at": b.loaded_at.isoformat(),
+                            "batch_id": b.batch_id,
+                            "kind": b.kind,
+                            "department": b.department,
+                            "file_name": b.file_name,
+                            "file_hash": b.file_hash,
+                            "rows_total": b.rows_total,
+                            "rows_loaded": b.rows_loaded,
+                            "rows_rejected": b.rows_rejected,
+                            "status": b.status,
+                            "loaded_by": b.loaded_by_label,
+                            "loaded_at": b.loaded_at.isoformat(),
                             "linked_at": b.linked_at.isoformat() if b.linked_at else None,
                             "links": {
-                                "exact": b.links_exact, "typo": b.links_typo,
+                                "exact": b.links_exact,
+                                "typo": b.links_typo,
                                 "probabilistic": b.links_probabilistic,
-                                "household": b.links_household, "review": b.links_review,
+                                "household": b.links_household,
+                                "review": b.links_review,
                                 "unlinked": b.links_unlinked,
                             },
                             "withdraw_reason": b.withdraw_reason or None,
@@ -199,7 +213,7 @@ def register(app: typer.Typer) -> None:
 
     @feed.command("link")
     def link(
-        kind: list[str] = typer.Option(None, "--kind", help="只比对这些类型 / only these kinds"),
+        kind: list[str] = typer.Option(None, "--kind", help="只比对这些类型 / only these kinds"),  # noqa: B008
         backend: str = typer.Option("duckdb", "--backend", help=BACKEND_HELP),
     ) -> None:
         """按当前户籍库重新比对 / (Re-)link active batches against the registry as it is now."""
@@ -227,7 +241,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         kind: str = typer.Option(None, "--kind", help="只看此类型 / only this kind"),
         limit: int = typer.Option(20, "--limit", help="最多条数 / at most N items"),
-        unmask: bool = typer.Option(False, "--unmask", help="显示完整身份证号（留痕）/ show full ID numbers (audited)"),
+        unmask: bool = typer.Option(
+            False, "--unmask", help="显示完整身份证号（留痕）/ show full ID numbers (audited)"
+        ),
     ) -> None:
         """列出待复核的比对（左：部门记录，右：候选人员）/ List links awaiting review, side by side."""
         if ctx.invoked_subcommand:
@@ -246,8 +262,11 @@ def register(app: typer.Typer) -> None:
             reason = (
                 "身份证号笔误，待确认 / ID typo, to confirm"
                 if it["to_confirm"]
-                else ("多个候选 / several candidates" if it["method"] == "typo"
-                      else "概率比对复核区间 / probabilistic review band")
+                else (
+                    "多个候选 / several candidates"
+                    if it["method"] == "typo"
+                    else "概率比对复核区间 / probabilistic review band"
+                )
             )
             typer.echo(
                 f"\n{it['kind']}/{it['record_id']}  [{it['department']}]  {reason}  "
@@ -278,7 +297,11 @@ def register(app: typer.Typer) -> None:
         for record in records:
             k, rid = _split_record(record, kind)
             d = fn(
-                actor=None, kind=k, record_id=rid, department=department, id_number=id_number,
+                actor=None,
+                kind=k,
+                record_id=rid,
+                department=department,
+                id_number=id_number,
                 note=note or "",
             )
             word = ("已确认", "confirmed") if action == "confirm" else ("已否决", "rejected")
@@ -291,10 +314,12 @@ def register(app: typer.Typer) -> None:
 
     @review.command("confirm")
     def confirm(
-        records: list[str] = typer.Argument(..., help="KIND/RECORD_ID 或 RECORD_ID（配合 --kind）"),
+        records: list[str] = typer.Argument(..., help="KIND/RECORD_ID 或 RECORD_ID（配合 --kind）"),  # noqa: B008
         kind: str = typer.Option(None, "--kind", help="数据类型 / feed kind"),
         department: str = typer.Option(None, "--department", help="报送部门 / department"),
-        id_number: str = typer.Option(None, "--id-number", help="确认为此人（默认为候选人）/ this person"),
+        id_number: str = typer.Option(
+            None, "--id-number", help="确认为此人（默认为候选人）/ this person"
+        ),
         note: str = typer.Option(None, "--note", help="备注 / note"),
     ) -> None:
         """确认比对结果 / Confirm a record's link to the candidate (or the given person)."""
@@ -302,10 +327,12 @@ def register(app: typer.Typer) -> None:
 
     @review.command("reject")
     def reject(
-        records: list[str] = typer.Argument(..., help="KIND/RECORD_ID 或 RECORD_ID（配合 --kind）"),
+        records: list[str] = typer.Argument(..., help="KIND/RECORD_ID 或 RECORD_ID（配合 --kind）"),  # noqa: B008
         kind: str = typer.Option(None, "--kind", help="数据类型 / feed kind"),
         department: str = typer.Option(None, "--department", help="报送部门 / department"),
-        id_number: str = typer.Option(None, "--id-number", help="否决此人（默认为候选人）/ this person"),
+        id_number: str = typer.Option(
+            None, "--id-number", help="否决此人（默认为候选人）/ this person"
+        ),
         note: str = typer.Option(None, "--note", help="备注 / note"),
     ) -> None:
         """否决比对结果 / Reject a record's proposed link; it is never proposed again."""
@@ -313,8 +340,10 @@ def register(app: typer.Typer) -> None:
 
     @feed.command("quality")
     def quality(
-        ground_truth: Path = typer.Option(..., "--ground-truth", help="真值文件 / ground-truth CSV"),
-        kind: list[str] = typer.Option(None, "--kind", help="只评估这些类型 / only these kinds"),
+        ground_truth: Path = typer.Option(  # noqa: B008
+            ..., "--ground-truth", help="真值文件 / ground-truth CSV"
+        ),
+        kind: list[str] = typer.Option(None, "--kind", help="只评估这些类型 / only these kinds"),  # noqa: B008
         as_json: bool = typer.Option(False, "--json", help="JSON 输出 / JSON output"),
     ) -> None:
         """按真值评估比对的查准率与查全率 / Precision and recall of the links against ground truth."""
@@ -326,7 +355,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
             return
         if report["overall"] is None:
-            typer.echo("真值文件与已载入记录没有交集 / no loaded record appears in the ground truth")
+            typer.echo(
+                "真值文件与已载入记录没有交集 / no loaded record appears in the ground truth"
+            )
             return
 
         def pct(v):

@@ -159,7 +159,9 @@ def _map_header(path: Path, kind: FeedKind, header: list[str]) -> list[str]:
     seen: set[str] = set()
     dupes = sorted({c for c in columns if c in seen or seen.add(c)})
     if dupes:
-        raise _fail_file(path, f"列重复：{', '.join(dupes)}", f"duplicate columns: {', '.join(dupes)}")
+        raise _fail_file(
+            path, f"列重复：{', '.join(dupes)}", f"duplicate columns: {', '.join(dupes)}"
+        )
     required = [c.name for c in kind.all_columns if c.required]
     if kind.household_level:
         required = [c for c in required if c != "name"]
@@ -190,7 +192,9 @@ def inspect_file(path: Path, kind: FeedKind) -> SourceFile:
                 f"DESCRIBE SELECT * FROM read_parquet({sql_str(path)})"
             ).fetchall()
         except duckdb.Error:
-            raise _fail_file(path, "不是有效的 Parquet 文件", "is not a valid Parquet file") from None
+            raise _fail_file(
+                path, "不是有效的 Parquet 文件", "is not a valid Parquet file"
+            ) from None
         finally:
             con.close()
         header = [row[0] for row in described]

@@ -237,6 +237,7 @@ def link(
     review: float,
     progress: Callable[[str], None] | None = None,
     write: bool = True,
+    previous_model: model.TrainedModel | None = None,
 ) -> LinkResult:
     """Link every record of the given batches; write one links file per batch into the lake."""
     clock = _Clock(progress)
@@ -288,7 +289,9 @@ def link(
             clock.step("typo")
             _typo(con)
             clock.step("probabilistic")
-            result.model = _probabilistic(con, backend=backend, review=review)
+            result.model = _probabilistic(
+                con, backend=backend, review=review, previous=previous_model
+            )
         else:
             for name in ("st_typo", "st_prob"):
                 con.execute(
@@ -443,7 +446,9 @@ def _features_sql(alias: str, birth: str, sex: str) -> str:
     """
 
 
-def _probabilistic(con, *, backend: str, review: float) -> model.TrainedModel:
+def _probabilistic(
+    con, *, backend: str, review: float, previous: model.TrainedModel | None = None
+) -> model.TrainedModel:
     """Fellegi–Sunter over the records neither exact nor typo could place."""
     con.execute(
         """
@@ -491,9 +496,13 @@ def _probabilistic(con, *, backend: str, review: float) -> model.TrainedModel:
             registry=reg_features,
             labels=labels,
             prior_match=prior_match,
+            previous=previous,
         )
         pairs = model.predict(
-            engine, trained, records=rec_features, registry=reg_features,
+            engine,
+            trained,
+            records=rec_features,
+            registry=reg_features,
             threshold=PAIR_THRESHOLD,
         )
     finally:
@@ -649,8 +658,16 @@ def _counts(con) -> dict[str, dict[str, int]]:
         FROM links GROUP BY batch_id
         """
     ).fetchall()
-    keys = ("records", "exact", "typo", "probabilistic", "household", "manual", "review",
-            "unlinked")
+    keys = (
+        "records",
+        "exact",
+        "typo",
+        "probabilistic",
+        "household",
+        "manual",
+        "review",
+        "unlinked",
+    )
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
 
 

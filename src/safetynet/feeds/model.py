@@ -117,8 +117,8 @@ def _blocking_rules() -> list:
     ]
 
 
-def settings_dict(*, prior_match: float) -> dict[str, Any]:
-    """The untrained model as a Splink settings dictionary, with prior m/u values."""
+def settings_dict(*, prior_match: float, dialect: str = "duckdb") -> dict[str, Any]:
+    """The untrained model as a Splink settings dictionary (SQL of `dialect`), with priors."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
@@ -130,7 +130,7 @@ def settings_dict(*, prior_match: float) -> dict[str, Any]:
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    settings = creator.create_settings_dict(sql_dialect_str="duckdb")
+    settings = creator.create_settings_dict(sql_dialect_str=dialect)
     for comparison in settings["comparisons"]:
         priors = iter(PRIORS[comparison["output_column_name"]])
         for lvl in comparison["comparison_levels"]:
@@ -149,13 +149,31 @@ class TrainedModel:
     labels: int = 0
     notes: list[str] = field(default_factory=list)
 
+    dialect: str = "duckdb"
+
     def to_json(self) -> str:
         return json.dumps(
-            {"source": self.source, "labels": self.labels, "notes": self.notes,
-             "settings": self.settings},
+            {
+                "source": self.source,
+                "labels": self.labels,
+                "notes": self.notes,
+                "dialect": self.dialect,
+                "settings": self.settings,
+            },
             ensure_ascii=False,
             indent=1,
             default=str,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainedModel:
+        data = json.loads(text)
+        return cls(
+            data["settings"],
+            data["source"],
+            data.get("labels", 0),
+            data.get("notes", []),
+            data.get("dialect", "duckdb"),
         )
 
 
@@ -242,20 +260,30 @@ def train(
     registry: pa.Table,
     labels: pa.Table,
     prior_match: float,
+    previous: TrainedModel | None = None,
 ) -> TrainedModel:
-    """Estimate u by random sampling and m from the exact-ID pairs; fall back to the priors."""
+    """Estimate u by random sampling and m from the exact-ID pairs.
+
+    A batch with too few exact pairs to learn from (e.g. a department that sends no ID numbers)
+    reuses the model trained on an earlier batch, else the documented priors.
+    """
     from splink import Linker
 
     _quiet()
-    base = settings_dict(prior_match=prior_match)
+    base = settings_dict(prior_match=prior_match, dialect=backend.name)
     n_labels = labels.num_rows
     if n_labels < MIN_LABELS or registry.num_rows < MIN_REGISTRY:
-        return TrainedModel(
-            base,
-            "prior",
-            n_labels,
-            [f"labels={n_labels} (< {MIN_LABELS}) or registry={registry.num_rows} too small"],
-        )
+        note = f"labels={n_labels} (< {MIN_LABELS}) or registry={registry.num_rows} too small"
+        if (
+            previous is not None
+            and previous.source == "trained"
+            and previous.dialect == backend.name
+            and registry.num_rows >= MIN_REGISTRY
+        ):
+            settings = json.loads(json.dumps(previous.settings))
+            settings["probability_two_random_records_match"] = prior_match
+            return TrainedModel(settings, "previous", previous.labels, [note], backend.name)
+        return TrainedModel(base, "prior", n_labels, [note], backend.name)
     api = backend.fresh().api
     left = api.register(backend.table(labelled_records), table_name=f"{RECORDS}_train")
     right = api.register(backend.table(registry), table_name=f"{REGISTRY}_train")
@@ -276,7 +304,7 @@ def train(
     trained = _settings_of(linker)
     trained["probability_two_random_records_match"] = prior_match
     _fill_unobserved(trained, base)
-    return TrainedModel(trained, "trained", n_labels)
+    return TrainedModel(trained, "trained", n_labels, [], backend.name)
 
 
 def _settings_of(linker) -> dict[str, Any]:
@@ -293,8 +321,10 @@ def _fill_unobserved(trained: dict, base: dict) -> None:
                 continue
             for key in ("m_probability", "u_probability"):
                 value = lvl_t.get(key)
-                if value is None or value == "level not observed in training dataset" or (
-                    isinstance(value, float) and not value > 0
+                if (
+                    value is None
+                    or value == "level not observed in training dataset"
+                    or (isinstance(value, float) and not value > 0)
                 ):
                     lvl_t[key] = lvl_b[key]
 

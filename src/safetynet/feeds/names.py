@@ -74,13 +74,9 @@ def install_pinyin(con, tables_and_columns: list[tuple[str, str]]) -> None:
     table = pinyin_map(chars)
     con.register("sn_pinyin_chars", table)
     con.execute("SET VARIABLE sn_pinyin = (SELECT map(list(ch), list(py)) FROM sn_pinyin_chars)")
-    surnames = pa.table(
-        {"ch": list(SURNAME_READINGS), "py": list(SURNAME_READINGS.values())}
-    )
+    surnames = pa.table({"ch": list(SURNAME_READINGS), "py": list(SURNAME_READINGS.values())})
     con.register("sn_surname_chars", surnames)
-    con.execute(
-        "SET VARIABLE sn_surname = (SELECT map(list(ch), list(py)) FROM sn_surname_chars)"
-    )
+    con.execute("SET VARIABLE sn_surname = (SELECT map(list(ch), list(py)) FROM sn_surname_chars)")
     con.unregister("sn_pinyin_chars")
     con.unregister("sn_surname_chars")
 

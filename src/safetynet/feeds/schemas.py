@@ -248,7 +248,10 @@ KINDS: dict[str, FeedKind] = {
                     "车辆状态",
                     "enum",
                     required=True,
-                    values=(("active", "正常/在用", "Active"), ("scrapped", "报废/注销", "Scrapped")),
+                    values=(
+                        ("active", "正常/在用", "Active"),
+                        ("scrapped", "报废/注销", "Scrapped"),
+                    ),
                 ),
             ),
             used_by=("D-ASSETS", "Q-VEHICLE"),

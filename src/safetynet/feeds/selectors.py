@@ -51,7 +51,12 @@ def decisions_table(kinds: list[str] | None = None) -> pa.Table:
         qs = qs.filter(kind__in=list(kinds))
     rows = list(
         qs.values_list(
-            "kind", "department", "record_id", "id_number", "household_id", "decision",
+            "kind",
+            "department",
+            "record_id",
+            "id_number",
+            "household_id",
+            "decision",
             "decided_at",
         )
     )
@@ -184,8 +189,10 @@ def _fingerprint(kind: str) -> str:
         links = lake.part_file(lake.links_dir(kind, b.batch_id))
         stamp = links.stat().st_mtime_ns if links.exists() else 0
         digest.update(f"{b.batch_id}|{b.linked_at}|{stamp};".encode())
-    for d in LinkDecision.objects.filter(kind=kind).order_by("pk").values_list(
-        "pk", "decision", "id_number", "version"
+    for d in (
+        LinkDecision.objects.filter(kind=kind)
+        .order_by("pk")
+        .values_list("pk", "decision", "id_number", "version")
     ):
         digest.update(repr(d).encode())
     return digest.hexdigest()[:16]
@@ -349,8 +356,7 @@ def review_queue(
         con.close()
     ids = {c["id_number"] for it in items for c in (it["candidates"] or [])}
     persons = {
-        p.id_number: p
-        for p in Person.objects.filter(id_number__in=ids).select_related("household")
+        p.id_number: p for p in Person.objects.filter(id_number__in=ids).select_related("household")
     }
     show = (lambda v: v or "") if unmask else mask_id_number
     for it in items:
@@ -445,7 +451,8 @@ def link_quality(ground_truth: Path, *, kinds: list[str] | None = None) -> dict[
             return out
 
         return {
-            "overall": summary("'all'")[0] if con.execute("SELECT count(*) FROM q").fetchall()[0][0]
+            "overall": summary("'all'")[0]
+            if con.execute("SELECT count(*) FROM q").fetchall()[0][0]
             else None,
             "by_method": summary("coalesce(method, '(none)')"),
             "by_noise": summary("noise"),

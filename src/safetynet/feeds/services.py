@@ -17,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from safetynet.core import audit
-from safetynet.core.models import AuditEvent
 from safetynet.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from safetynet.core.models import AuditEvent
 
 from . import lake, linkage, selectors, validation
+from .model import TrainedModel
 from .models import FeedBatch, LinkDecision
 from .schemas import get_kind, resolve_kinds
 
@@ -133,8 +134,7 @@ def feed_load(
             reject_file.parent.mkdir(parents=True, exist_ok=True)
             header_names = dict(zip(source.columns, source.header, strict=True))
             rename = ", ".join(
-                f"{lake.ident(c)} AS {lake.ident(header_names[c])}"
-                for c in source.columns
+                f"{lake.ident(c)} AS {lake.ident(header_names[c])}" for c in source.columns
             )
             con.execute(
                 f"""
@@ -280,19 +280,39 @@ def feed_link(
     if progress:
         progress("registry")
     registry = registry or linkage.read_registry()
-    result = linkage.link(
-        refs,
-        registry=registry,
-        decisions=selectors.decisions_table(sorted({b.kind for b in batches})),
-        backend=backend,
-        accept=settings.LINKAGE_ACCEPT_THRESHOLD,
-        review=settings.LINKAGE_REVIEW_THRESHOLD,
-        progress=progress,
-    )
-    if result.model is not None:
-        model_dir = lake.feeds_root() / "model"
-        model_dir.mkdir(parents=True, exist_ok=True)
-        (model_dir / "latest.json").write_text(result.model.to_json(), encoding="utf-8")
+    model_file = lake.feeds_root() / "model" / "latest.json"
+    previous = None
+    if model_file.exists():
+        try:
+            previous = TrainedModel.from_json(model_file.read_text(encoding="utf-8"))
+        except (ValueError, KeyError):
+            log.warning("ignoring unreadable linkage model %s", model_file)
+    # One kind at a time: bounded memory however many batches are active, and each kind's
+    # exact matches train the model its own records are scored with.
+    result = linkage.LinkResult()
+    for kind in sorted({r.kind for r in refs}):
+        part = linkage.link(
+            [r for r in refs if r.kind == kind],
+            registry=registry,
+            decisions=selectors.decisions_table([kind]),
+            backend=backend,
+            accept=settings.LINKAGE_ACCEPT_THRESHOLD,
+            review=settings.LINKAGE_REVIEW_THRESHOLD,
+            progress=progress,
+            previous_model=previous,
+        )
+        result.counts.update(part.counts)
+        result.records += part.records
+        for step, seconds in part.timings.items():
+            result.timings[step] = result.timings.get(step, 0.0) + seconds
+        if part.model is not None:
+            result.model = part.model
+            if part.model.source == "trained":
+                previous = part.model
+                # Kept for batches that bring too few exact ID matches to train on, and for
+                # people who want to see the m/u parameters behind the scores.
+                model_file.parent.mkdir(parents=True, exist_ok=True)
+                model_file.write_text(part.model.to_json(), encoding="utf-8")
     now = timezone.now()
     with transaction.atomic():
         events = []
@@ -318,8 +338,11 @@ def feed_link(
                     object_type=batch._meta.label_lower,
                     object_id=batch.batch_id,
                     before=before,
-                    after={**after, "backend": backend,
-                           "model": result.model.source if result.model else None},
+                    after={
+                        **after,
+                        "backend": backend,
+                        "model": result.model.source if result.model else None,
+                    },
                 )
             )
         audit.bulk_record(events)
@@ -398,7 +421,10 @@ def _decide(
         }
         if row is None:
             row = LinkDecision.objects.create(
-                kind=kind, department=department, record_id=record_id, id_number=id_number,
+                kind=kind,
+                department=department,
+                record_id=record_id,
+                id_number=id_number,
                 **values,
             )
         else:
@@ -417,18 +443,27 @@ def _decide(
         )
         if decision == LinkDecision.Decision.CONFIRM:
             # Confirming one person is rejecting any other confirmed before for this record.
-            for other in LinkDecision.objects.select_for_update().filter(
-                kind=kind, department=department, record_id=record_id,
-                decision=LinkDecision.Decision.CONFIRM,
-            ).exclude(pk=row.pk):
+            for other in (
+                LinkDecision.objects.select_for_update()
+                .filter(
+                    kind=kind,
+                    department=department,
+                    record_id=record_id,
+                    decision=LinkDecision.Decision.CONFIRM,
+                )
+                .exclude(pk=row.pk)
+            ):
                 prior = audit.snapshot(other, DECISION_FIELDS)
                 other.decision = LinkDecision.Decision.REJECT
                 other.decided_at = now
                 other.version += 1
                 other.save()
                 audit.record(
-                    actor=actor, action="feed_link_reject", obj=other,
-                    area_code=other.village_code, before=prior,
+                    actor=actor,
+                    action="feed_link_reject",
+                    obj=other,
+                    area_code=other.village_code,
+                    before=prior,
                     after=audit.snapshot(other, DECISION_FIELDS),
                     note="superseded by a later confirmation",
                 )
@@ -459,8 +494,13 @@ def link_confirm(
 ) -> LinkDecision:
     """Confirm that a record belongs to a person (the proposed candidate unless given)."""
     return _decide(
-        actor=actor, decision=LinkDecision.Decision.CONFIRM, kind=kind, record_id=record_id,
-        department=department, id_number=id_number, note=note,
+        actor=actor,
+        decision=LinkDecision.Decision.CONFIRM,
+        kind=kind,
+        record_id=record_id,
+        department=department,
+        id_number=id_number,
+        note=note,
     )
 
 
@@ -475,8 +515,13 @@ def link_reject(
 ) -> LinkDecision:
     """Reject a proposed link: that person is never linked to this record again."""
     return _decide(
-        actor=actor, decision=LinkDecision.Decision.REJECT, kind=kind, record_id=record_id,
-        department=department, id_number=id_number, note=note,
+        actor=actor,
+        decision=LinkDecision.Decision.REJECT,
+        kind=kind,
+        record_id=record_id,
+        department=department,
+        id_number=id_number,
+        note=note,
     )
 
 
@@ -490,4 +535,3 @@ def review_unmask_audit(*, actor, items: list[dict], kind: str | None) -> None:
         after={"records": [f"{i['kind']}/{i['record_id']}" for i in items][:500]},
         note="feed review --unmask",
     )
-

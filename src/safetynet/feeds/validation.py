@@ -56,9 +56,7 @@ def _clean(col: Column, present: set[str]) -> str:
         return "CAST(NULL AS VARCHAR)"
     raw = ident(col.name)
     spaces = " OR ".join(f"contains({raw}, {sql_str(ch)})" for ch in WHITESPACE)
-    return (
-        f"NULLIF(CASE WHEN {spaces} THEN trim({raw}, {sql_str(WHITESPACE)}) ELSE {raw} END, '')"
-    )
+    return f"NULLIF(CASE WHEN {spaces} THEN trim({raw}, {sql_str(WHITESPACE)}) ELSE {raw} END, '')"
 
 
 def _typed(col: Column, clean: str) -> str:
@@ -216,9 +214,7 @@ def validate(con, kind: FeedKind, present: set[str], *, source: str = "src") -> 
     )
 
     def messages(lang: int) -> str:
-        items = ", ".join(
-            f"CASE WHEN coalesce({e[0]}, false) THEN {e[lang]} END" for e in exprs
-        )
+        items = ", ".join(f"CASE WHEN coalesce({e[0]}, false) THEN {e[lang]} END" for e in exprs)
         return f"list_filter([{items}], lambda x: x IS NOT NULL)"
 
     any_problem = " OR ".join(f"coalesce({e[0]}, false)" for e in exprs)

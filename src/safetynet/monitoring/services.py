@@ -415,23 +415,23 @@ def attach_screen_findings(*, run) -> int:
 
     with transaction.atomic():
         warnings = Finding.objects.filter(kind="warning", last_run=run, state="open")
+        open_cases = Case.objects.filter(state__in=vocab.OPEN_STATES)
         cases = {
-            hh: case
-            for hh, case in (
-                (c.household_id, c)
-                for c in Case.objects.filter(
-                    state__in=vocab.OPEN_STATES,
-                    household_id__in=warnings.values("household_id"),
-                ).select_related("household")
+            c.household_id: c
+            for c in open_cases.filter(household_id__in=warnings.values("household_id")).only(
+                "id", "household_id", "state"
             )
         }
         if not cases:
             return 0
-        candidates = list(warnings.filter(household_id__in=list(cases)))
+        candidates = list(
+            warnings.filter(household_id__in=open_cases.values("household_id")).only(
+                "id", "household_id", "village_code", "rules", "level"
+            )
+        )
         linked = set(
             CaseFinding.objects.filter(
-                case_id__in=[c.pk for c in cases.values()],
-                finding_id__in=[f.pk for f in candidates],
+                finding__in=warnings.filter(household_id__in=open_cases.values("household_id"))
             ).values_list("case_id", "finding_id")
         )
         new_links: list[CaseFinding] = []
@@ -440,7 +440,7 @@ def attach_screen_findings(*, run) -> int:
             case = cases[f.household_id]
             if (case.pk, f.pk) in linked:
                 continue
-            new_links.append(CaseFinding(case=case, finding=f, run=run))
+            new_links.append(CaseFinding(case_id=case.pk, finding_id=f.pk, run_id=run.pk))
             by_case.setdefault(case.pk, []).append(f)
         if not new_links:
             return 0
@@ -462,7 +462,7 @@ def attach_screen_findings(*, run) -> int:
                     action="monitoring.attach_finding",
                     object_type="monitoring.case",
                     object_id=str(pk),
-                    area_code=case_by_pk[pk].household.village_id,
+                    area_code=found[0].village_code,
                     after={"run": run.pk, "findings": [f.pk for f in found]},
                 )
                 for pk, found in by_case.items()

@@ -30,15 +30,39 @@ def is_sqlite() -> bool:
 
 
 def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
-    """Run `sql` (ending in `IN ({})`) for every chunk of `keys`; all rows."""
+    """Run `sql` (ending in `IN ({})`) for every chunk of `keys`; all rows.
+
+    On PostgreSQL the list goes as one array parameter (`= ANY(%s)`): a statement with
+    thousands of placeholders costs more to build on the client than to run.
+    """
     keys = list(dict.fromkeys(keys))
     rows: list[tuple] = []
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        sql = sql.replace(" IN ({})", " = ANY(%s)")
+        chunk = max(chunk, 50_000)
     with connection.cursor() as cursor:
         for i in range(0, len(keys), chunk):
             part = keys[i : i + chunk]
-            cursor.execute(sql.format(", ".join(["%s"] * len(part))), part)
+            if postgres:
+                cursor.execute(sql, [part])
+            else:
+                cursor.execute(sql.format(", ".join(["%s"] * len(part))), part)
             rows.extend(cursor.fetchall())
     return rows
+
+
+def copy_rows(table: str, columns: list[str], rows) -> None:
+    """PostgreSQL COPY of tuples into `table` (quoted name) — the fast way in."""
+    connection.ensure_connection()
+    raw = connection.connection.cursor()
+    try:
+        cols = ", ".join(q(c) for c in columns)
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        raw.close()
 
 
 def now_value() -> object:
@@ -61,11 +85,13 @@ def db_ready(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def insert(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
-    """INSERT rows (tuples in `columns` order, model field names) with executemany."""
+    """INSERT rows (tuples in `columns` order, model field names): COPY or executemany."""
+    names = [column(model, c) for c in columns]
+    if connection.vendor == "postgresql":
+        copy_rows(q(model._meta.db_table), names, rows)
+        return
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        q(model._meta.db_table),
-        ", ".join(q(column(model, c)) for c in columns),
-        ", ".join(["%s"] * len(columns)),
+        q(model._meta.db_table), ", ".join(q(n) for n in names), ", ".join(["%s"] * len(names))
     )
     with connection.cursor() as cursor:
         for i in range(0, len(rows), chunk):
@@ -73,11 +99,26 @@ def insert(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> 
 
 
 def update(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
-    """UPDATE by primary key: rows are (*values in `columns` order, pk)."""
+    """UPDATE by primary key: rows are (*values in `columns` order, pk).
+
+    PostgreSQL: COPY into a temporary table, then one UPDATE … FROM. SQLite: executemany.
+    """
+    table = q(model._meta.db_table)
+    names = [column(model, c) for c in columns]
+    pk = model._meta.pk.column
+    if connection.vendor == "postgresql":
+        temp = q(f"tmp_{model._meta.db_table}")
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+            select = ", ".join(q(n) for n in [*names, pk])
+            cursor.execute(f"CREATE TEMP TABLE {temp} AS SELECT {select} FROM {table} WITH NO DATA")
+            copy_rows(temp, [*names, pk], rows)
+            sets = ", ".join(f"{q(n)} = s.{q(n)}" for n in names)
+            cursor.execute(f"UPDATE {table} t SET {sets} FROM {temp} s WHERE t.{q(pk)} = s.{q(pk)}")
+            cursor.execute(f"DROP TABLE {temp}")
+        return
     sql = "UPDATE {} SET {} WHERE {} = %s".format(
-        q(model._meta.db_table),
-        ", ".join(f"{q(column(model, c))} = %s" for c in columns),
-        q(model._meta.pk.column),
+        table, ", ".join(f"{q(n)} = %s" for n in names), q(pk)
     )
     with connection.cursor() as cursor:
         for i in range(0, len(rows), chunk):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -66,9 +67,10 @@ def register(app: typer.Typer) -> None:
 
     @id_app.command("validate")
     def id_validate(
-        numbers: list[str] = typer.Argument(
-            ..., help="身份证号，“-”表示从标准输入读取 / ID numbers; '-' reads stdin"
-        ),
+        numbers: Annotated[
+            list[str],
+            typer.Argument(help="身份证号，“-”表示从标准输入读取 / ID numbers; '-' reads stdin"),
+        ],
     ) -> None:
         """校验身份证号，每个号码输出一行JSON / Check ID numbers, one JSON object per line."""
         from safetynet.core.idnumber import validate
@@ -87,19 +89,24 @@ def register(app: typer.Typer) -> None:
 
     @import_app.command("registry")
     def import_registry_cmd(
-        files: list[Path] = typer.Argument(
-            ...,
-            help="households.csv、persons.csv、incomes.csv 或一个 .xlsx / CSV files or one .xlsx",
-        ),
-        valid_only: bool = typer.Option(
-            False, "--valid-only", help="只导入无错误的行 / import the valid rows only"
-        ),
-        report_dir: Path = typer.Option(
-            None, "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
-        ),
-        as_json: bool = typer.Option(
-            False, "--json", help="以JSON输出结果 / print the result as JSON"
-        ),
+        files: Annotated[
+            list[Path],
+            typer.Argument(
+                help="households.csv、persons.csv、incomes.csv 或一个 .xlsx / CSV files or one .xlsx"
+            ),
+        ],
+        valid_only: Annotated[
+            bool, typer.Option("--valid-only", help="只导入无错误的行 / import the valid rows only")
+        ] = False,
+        report_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--report-dir", help="错误报告目录（默认在输入文件旁）/ where error reports go"
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="以JSON输出结果 / print the result as JSON")
+        ] = False,
     ) -> None:
         """导入户、人员、收入（全部成功或全部不导入）/ Import households, persons, incomes (all or nothing)."""
         from safetynet.cli import setup_django
@@ -121,12 +128,16 @@ def register(app: typer.Typer) -> None:
 
     @export_app.command("registry")
     def export_registry_cmd(
-        out_dir: Path = typer.Argument(..., help="输出目录 / output folder"),
-        area: str = typer.Option(None, "--area", help="只导出此区划 / only this area code"),
-        xlsx: bool = typer.Option(False, "--xlsx", help="导出为一个xlsx工作簿 / one xlsx workbook"),
-        chinese: bool = typer.Option(
-            False, "--chinese", help="中文表头和取值 / Chinese headers and labels"
-        ),
+        out_dir: Annotated[Path, typer.Argument(help="输出目录 / output folder")],
+        area: Annotated[
+            str | None, typer.Option("--area", help="只导出此区划 / only this area code")
+        ] = None,
+        xlsx: Annotated[
+            bool, typer.Option("--xlsx", help="导出为一个xlsx工作簿 / one xlsx workbook")
+        ] = False,
+        chinese: Annotated[
+            bool, typer.Option("--chinese", help="中文表头和取值 / Chinese headers and labels")
+        ] = False,
     ) -> None:
         """导出户、人员、收入（导入格式，含个人信息，记审计）/ Export the registry in the import format (audited)."""
         from safetynet.cli import setup_django

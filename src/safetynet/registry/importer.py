@@ -141,7 +141,13 @@ def _frame(sources: list[Source], kind: str) -> pl.DataFrame:
             [pl.lit(None, pl.String).alias(c) for c in columns if c not in source.columns]
         ).select(columns)
         df = df.with_columns(
-            [pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns]
+            [
+                pl.when(pl.col(c).str.strip_chars() == "")
+                .then(None)
+                .otherwise(pl.col(c).str.strip_chars())
+                .alias(c)
+                for c in columns
+            ]
         )
         df = df.with_columns(
             pl.lit(source.src, pl.Int32).alias("_src"),
@@ -641,16 +647,15 @@ class _Writer:
             bulk.insert(model, names + extra, rows)
             self.tick(table.kind, created.height, total)
             ids = _read_ids(table, created)
-            after_cols = [*key, *fields]
-            audit_rows = (
-                (pk, area_code, None, _json(dict(zip(after_cols, row, strict=True)), money))
-                for pk, area_code, *row in ids.select("id", "_area", *after_cols).iter_rows()
-            )
+            after = _json_column(ids, [*key, *fields], money)
             audit.bulk_insert(
                 actor=self.actor,
                 action="create",
                 object_type=model._meta.label_lower,
-                rows=audit_rows,
+                rows=(
+                    (pk, area_code, None, text)
+                    for pk, area_code, text in ids.select("id", "_area", after).iter_rows()
+                ),
                 note=self.note,
             )
         if updated.height:
@@ -686,6 +691,12 @@ class _Writer:
             )
             self.tick(table.kind, total, total)
         return counts
+
+
+def _json_column(df: pl.DataFrame, names: list[str], money: list[str]) -> pl.Expr:
+    """One JSON object per row (the audit's `after`), encoded by Polars."""
+    fields = [(_money_text(pl.col(n)) if n in money else pl.col(n)).alias(n) for n in names]
+    return pl.struct(fields).struct.json_encode().alias("_after")
 
 
 def _json(values: dict, money: list[str]) -> dict:

@@ -141,7 +141,7 @@ def read_csv(path: Path, head: bytes | None = None) -> Sheet:
             width = len(headers)
             for cells in reader:
                 line = reader.line_num
-                _collect(path, sheet, cells, line, width)
+                _collect(path, sheet, cells, line, width, check_length=False)
         except csv.Error as exc:
             line = reader.line_num
             if "field larger" in str(exc):
@@ -159,19 +159,34 @@ def read_csv(path: Path, head: bytes | None = None) -> Sheet:
     return sheet
 
 
-def _collect(path: Path, sheet: Sheet, cells: list[str], row_number: int, width: int) -> None:
-    if not any(c.strip() for c in cells):
+def _collect(
+    path: Path,
+    sheet: Sheet,
+    cells: list[str],
+    row_number: int,
+    width: int,
+    check_length: bool = True,
+) -> None:
+    """Keep one row: blank rows are skipped, short rows padded, cells past the header noted.
+
+    Cells are kept as read (the importer strips them, column by column); CSV cell length is
+    already bounded by the csv module's field limit.
+    """
+    if not any(cells) or not "".join(cells).strip():
         return
     if len(sheet.rows) >= MAX_ROWS:
         raise _reject(path, f"超过 {MAX_ROWS} 行", f"more than {MAX_ROWS} rows")
-    _cells_ok(path, sheet.name if sheet.source.suffix.lower() != ".csv" else "", row_number, cells)
-    if len(cells) > width:
-        if any(c.strip() for c in cells[width:]):
-            sheet.extra_cells[len(sheet.rows)] = len(cells) - width
-        cells = cells[:width]
-    elif len(cells) < width:
-        cells = cells + [""] * (width - len(cells))
-    sheet.rows.append([c.strip() for c in cells])
+    if check_length and max(map(len, cells)) > MAX_CELL_CHARS:
+        _cells_ok(path, sheet.name, row_number, cells)
+    n = len(cells)
+    if n != width:
+        if n > width:
+            if "".join(cells[width:]).strip():
+                sheet.extra_cells[len(sheet.rows)] = n - width
+            cells = cells[:width]
+        else:
+            cells = cells + [""] * (width - n)
+    sheet.rows.append(cells)
     sheet.row_numbers.append(row_number)
 
 

@@ -11,11 +11,13 @@ not copied: they already live in the Parquet lake and are passed to the engine a
 
 from __future__ import annotations
 
+import importlib
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -71,77 +73,107 @@ INCOME_SCHEMA = pa.schema(
 SCHEMAS = {"households": HOUSEHOLD_SCHEMA, "persons": PERSON_SCHEMA, "incomes": INCOME_SCHEMA}
 
 
-def _text(expr: str) -> str:
-    """Blank text is unknown: the engine sees NULL, as for a key missing from a scenario."""
-    return f"NULLIF({expr}, '')"
+# What each input column is read from: (SQL expression, kind, nullable). Kinds: text, int,
+# bool, date, money. Blank text is unknown: the engine sees NULL, as for a key missing from a
+# scenario.
+SOURCES: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
+    "households": (
+        "registry_household h",
+        [
+            ("h.household_id", "text", False),
+            ("h.village_id", "text", False),
+            ("h.registered_poor", "bool", False),
+            ("h.exit_year", "int", True),
+            ("h.relocated", "bool", False),
+            ("h.housing_grade", "text", True),
+            ("h.water_secure", "bool", False),
+        ],
+    ),
+    "persons": (
+        "registry_person p JOIN registry_household h ON h.id = p.household_id",
+        [
+            ("p.id_number", "text", False),
+            ("h.household_id", "text", False),
+            ("p.name", "text", False),
+            ("p.relation", "text", False),
+            ("p.sex", "text", True),
+            ("p.birth_date", "date", True),
+            ("p.status", "text", False),
+            ("p.in_school", "bool", False),
+            ("p.health", "text", False),
+            ("p.disability_type", "text", True),
+            ("p.disability_grade", "int", True),
+            ("p.labour", "text", False),
+            ("p.employment", "text", False),
+            ("p.work_months", "int", False),
+            ("p.medical_insured", "bool", False),
+            ("p.pension_insured", "bool", True),
+            ("p.adl_failed", "int", False),
+            ("p.supporter_capable", "bool", True),
+            ("p.phone", "text", True),
+        ],
+    ),
+    "incomes": (
+        "registry_income i JOIN registry_household h ON h.id = i.household_id",
+        [("h.household_id", "text", False), ("i.year", "int", False)]
+        + [(f"i.{f}", "money", False) for f in INCOME_FIELDS],
+    ),
+}
+NULL_INT = -1  # stands for NULL in integer columns read by ADBC (never a real value here)
 
 
-def _money(expr: str, vendor: str) -> str:
-    if vendor == "postgresql":
-        return f"{expr}::numeric(18,2)::text"
-    return f"printf('%.2f', {expr})"
-
-
-def _bool(expr: str, vendor: str) -> str:
-    if vendor == "postgresql":
-        return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 1 ELSE 0 END"
-    return f"CAST({expr} AS INTEGER)"
-
-
-def _date(expr: str, vendor: str) -> str:
-    if vendor == "postgresql":
-        return f"to_char({expr}, 'YYYY-MM-DD')"
-    return f"CAST({expr} AS TEXT)"
-
-
-def _select(table: str, vendor: str) -> tuple[str, str]:
-    """(SELECT list and FROM clause, the household-id column used for filtering)."""
-    if table == "households":
-        cols = [
-            "h.household_id",
-            "h.village_id",
-            _bool("h.registered_poor", vendor),
-            "h.exit_year",
-            _bool("h.relocated", vendor),
-            _text("h.housing_grade"),
-            _bool("h.water_secure", vendor),
-        ]
-        return f"SELECT {', '.join(cols)} FROM registry_household h", "h"
-    if table == "persons":
-        cols = [
-            "p.id_number",
-            "h.household_id",
-            "p.name",
-            "p.relation",
-            _text("p.sex"),
-            _date("p.birth_date", vendor),
-            "p.status",
-            _bool("p.in_school", vendor),
-            "p.health",
-            _text("p.disability_type"),
-            "p.disability_grade",
-            "p.labour",
-            "p.employment",
-            "p.work_months",
-            _bool("p.medical_insured", vendor),
-            _bool("p.pension_insured", vendor),
-            "p.adl_failed",
-            _bool("p.supporter_capable", vendor),
-            _text("p.phone"),
-        ]
-        return (
-            f"SELECT {', '.join(cols)} FROM registry_person p "
-            "JOIN registry_household h ON h.id = p.household_id",
-            "h",
+def _column_sql(expr: str, kind: str, nullable: bool, vendor: str, *, adbc: bool) -> str:
+    if kind == "text":
+        if not nullable:
+            return expr
+        # ADBC's SQLite driver infers types from the first rows: keep text columns text
+        return f"coalesce({expr}, '')" if adbc else f"NULLIF({expr}, '')"
+    if kind == "money":  # integer fen: exact on both databases, turned into DECIMAL in Arrow
+        if vendor == "postgresql":
+            return f"CAST(round({expr} * 100) AS BIGINT)"
+        return f"CAST(round({expr} * 100) AS INTEGER)"
+    if kind == "bool":
+        if vendor == "postgresql" and adbc:
+            return expr
+        value = (
+            f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 1 ELSE 0 END"
+            if vendor == "postgresql"
+            else f"CAST({expr} AS INTEGER)"
         )
-    if table == "incomes":
-        cols = ["h.household_id", "i.year"] + [_money(f"i.{f}", vendor) for f in INCOME_FIELDS]
-        return (
-            f"SELECT {', '.join(cols)} FROM registry_income i "
-            "JOIN registry_household h ON h.id = i.household_id",
-            "h",
-        )
-    raise ValueError(table)
+        return f"coalesce({value}, {NULL_INT})" if (adbc and nullable) else value
+    if kind == "int":
+        if adbc and nullable and vendor != "postgresql":
+            return f"coalesce({expr}, {NULL_INT})"
+        return expr
+    if kind == "date":
+        if vendor == "postgresql":
+            return expr if adbc else f"to_char({expr}, 'YYYY-MM-DD')"
+        # CAST drops the declared type, so Django's date converter stays out of the way
+        return f"coalesce({expr}, '')" if adbc else f"CAST({expr} AS TEXT)"
+    raise ValueError(kind)
+
+
+def _select(table: str, vendor: str, *, adbc: bool = False) -> tuple[str, str]:
+    """(SELECT statement of one input table, the alias of the household table for filters)."""
+    source, columns = SOURCES[table]
+    cols = ", ".join(
+        f"{_column_sql(e, k, n, vendor, adbc=adbc)} AS c{i}" for i, (e, k, n) in enumerate(columns)
+    )
+    return f"SELECT {cols} FROM {source}", "h"
+
+
+def _fen_to_money(col: pa.Array) -> pa.Array:
+    """Integer fen → DECIMAL(18,2) with the same digits (no float on the way)."""
+    col = col.cast(pa.int64())
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    words = np.empty((len(values), 2), dtype=np.int64)
+    words[:, 0] = values
+    words[:, 1] = np.where(values < 0, -1, 0)
+    return pa.Array.from_buffers(
+        MONEY, len(values), [col.buffers()[0], pa.py_buffer(words.tobytes())], col.null_count
+    )
 
 
 def _scope_where(area_codes: Sequence[str], alias: str) -> tuple[str, list]:
@@ -154,7 +186,9 @@ def _scope_where(area_codes: Sequence[str], alias: str) -> tuple[str, list]:
 def _arrow_column(values: Sequence, typ: pa.DataType) -> pa.Array:
     if pa.types.is_boolean(typ):
         return pa.array(values, pa.int8()).cast(typ)
-    if pa.types.is_date(typ) or pa.types.is_decimal(typ):
+    if pa.types.is_decimal(typ):
+        return _fen_to_money(pa.array(values, pa.int64()))
+    if pa.types.is_date(typ):
         return pa.array(values, pa.string()).cast(typ)
     return pa.array(values, typ)
 
@@ -172,16 +206,91 @@ def _read_cursor(sql: str, params: list, schema: pa.Schema) -> Iterable[pa.Recor
             yield _rows_to_batch(rows, schema)
 
 
+def _to_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Cast a batch read by ADBC to the snapshot schema: '' and NULL_INT stand for NULL."""
+    arrays = []
+    for col, f in zip(batch.columns, schema, strict=True):
+        if pa.types.is_decimal(f.type):
+            arrays.append(_fen_to_money(col))
+            continue
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        elif pa.types.is_integer(col.type):
+            col = pc.if_else(pc.equal(col, NULL_INT), pa.scalar(None, col.type), col)
+            if pa.types.is_boolean(f.type):
+                col = pc.not_equal(col, 0)
+        arrays.append(col.cast(f.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def adbc_uri() -> tuple[str, str] | None:
+    """(driver module, URI) of the default database for a bulk ADBC read, or None.
+
+    Used only outside a transaction: ADBC opens its own connection, which sees committed rows
+    only, so a read inside an open transaction (tests, a caller's atomic block) must use the
+    Django connection instead."""
+    if connection.in_atomic_block:
+        return None
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:") or not Path(name).exists():
+            return None
+        module = "adbc_driver_sqlite.dbapi"
+        uri = name
+    elif connection.vendor == "postgresql":
+        from urllib.parse import quote
+
+        user = quote(db.get("USER") or "")
+        password = db.get("PASSWORD") or ""
+        auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+        host = db.get("HOST") or "localhost"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        module = "adbc_driver_postgresql.dbapi"
+        uri = f"postgresql://{auth}{host}{port}/{quote(db['NAME'])}"
+    else:
+        return None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return None
+    return module, uri
+
+
+def _read_adbc(driver: tuple[str, str], sql: str, schema: pa.Schema) -> Iterable[pa.RecordBatch]:
+    module, uri = driver
+    dbapi = importlib.import_module(module)
+    with dbapi.connect(uri) as con, con.cursor() as cursor:
+        cursor.execute(sql)
+        reader = cursor.fetch_record_batch()
+        for batch in reader:
+            yield _to_schema(batch, schema)
+
+
+def _literal_scope(area_codes: Sequence[str], alias: str) -> str:
+    """The scope as literal SQL (ADBC path, no parameters): area codes are digits only."""
+    if not area_codes:
+        return ""
+    for code in area_codes:
+        if not code.isdigit():
+            raise ValueError(f"area code must be digits: {code!r}")
+    return "(" + " OR ".join(f"{alias}.village_id LIKE '{c}%'" for c in area_codes) + ")"
+
+
 def _read_copy(sql: str, params: list, schema: pa.Schema) -> Iterable[pa.RecordBatch]:
     """PostgreSQL: COPY the query out as CSV and let Arrow's C++ reader parse it."""
     import pyarrow.csv as pacsv
 
     raw_types = {
-        f.name: (pa.int8() if pa.types.is_boolean(f.type) else f.type)
+        f.name: (
+            pa.int8()
+            if pa.types.is_boolean(f.type)
+            else pa.int64()
+            if pa.types.is_decimal(f.type)
+            else f.type
+        )
         for f in schema
-        if not pa.types.is_decimal(f.type)
     }
-    raw_types.update({f.name: pa.string() for f in schema if pa.types.is_decimal(f.type)})
     with connection.cursor() as cursor:
         pg = cursor.cursor  # the psycopg cursor under Django's wrapper
         query = pg.mogrify(sql, params) if params else sql
@@ -200,7 +309,12 @@ def _read_copy(sql: str, params: list, schema: pa.Schema) -> Iterable[pa.RecordB
                 ),
             )
             for batch in reader:
-                arrays = [batch.column(f.name).cast(f.type) for f in schema]
+                arrays = [
+                    _fen_to_money(batch.column(f.name))
+                    if pa.types.is_decimal(f.type)
+                    else batch.column(f.name).cast(f.type)
+                    for f in schema
+                ]
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -220,15 +334,21 @@ class _CopyStream(io.RawIOBase):
         return bytes(self._pending[:1])
 
     def readinto(self, buffer) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(bytes(chunk))
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        """Fill the whole buffer (COPY yields one row per chunk; short reads would make the CSV
+        reader parse row-sized blocks)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._pending:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._pending = memoryview(bytes(chunk))
+            n = min(len(view) - filled, len(self._pending))
+            view[filled : filled + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            filled += n
+        return filled
 
 
 def read_table(
@@ -244,6 +364,12 @@ def read_table(
     schema = schema or SCHEMAS[table]
     if table == "households":
         schema = pa.schema([f for f in schema if f.name != "already_monitored"])
+    driver = adbc_uri() if household_ids is None else None
+    if driver is not None:
+        text_sql, _ = _select(table, vendor, adbc=True)
+        where = _literal_scope(area_codes, alias)
+        yield from _read_adbc(driver, text_sql + (f" WHERE {where}" if where else ""), schema)
+        return
     reader = _read_copy if vendor == "postgresql" else _read_cursor
     where, params = _scope_where(area_codes, alias)
     if household_ids is None:

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def layout(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "user_area": None}
+        return {"nav_items": [], "user_area_name": ""}
     items = []
     path = request.path
     for item in hooks.nav_items(user):
@@ -27,4 +27,6 @@ def layout(request) -> dict:
         items.append(
             {"key": item.key, "label": item.label, "url": url, "active": active, "icon": item.icon}
         )
-    return {"nav_items": items, "user_area": user.area}
+    from .selectors import area_name
+
+    return {"nav_items": items, "user_area_name": area_name(user.area_id)}

@@ -87,17 +87,17 @@ class ResultRow:
 
 
 def search_rows(households: list[Household]) -> list[ResultRow]:
-    """Heads, member counts and open warnings for one page of results (3 queries)."""
+    """Heads, active member counts and open warnings for one page of results (2 queries)."""
     ids = [h.pk for h in households]
-    heads = {
-        p.household_id: p for p in Person.objects.filter(household_id__in=ids, relation="head")
-    }
-    counts = dict(
-        Person.objects.filter(household_id__in=ids, status="active")
-        .values_list("household_id")
-        .annotate(n=Count("id"))
-        .values_list("household_id", "n")
-    )
+    heads: dict[int, Person] = {}
+    counts: dict[int, int] = defaultdict(int)
+    for person in Person.objects.filter(household_id__in=ids).only(
+        "id", "household_id", "name", "relation", "status", "id_number"
+    ):
+        if person.relation == "head":
+            heads[person.household_id] = person
+        if person.status == "active":
+            counts[person.household_id] += 1
     warnings = dict(
         Finding.objects.filter(household_id__in=ids, kind="warning", state="open")
         .values_list("household_id")
@@ -127,9 +127,23 @@ class Profile:
 
 def area_chain(village_code: str) -> list[Area]:
     """County, township and village of a village code (those present), top down."""
-    codes = [village_code[:n] for n in (6, 9, 12) if len(village_code) >= n]
-    found = {a.code: a for a in Area.objects.filter(code__in=codes)}
-    return [found[c] for c in codes if c in found]
+
+    def compute():
+        codes = [village_code[:n] for n in (6, 9, 12) if len(village_code) >= n]
+        found = {a.code: a for a in Area.objects.filter(code__in=codes)}
+        return [found[c] for c in codes if c in found]
+
+    return _cached(f"web:chain:{village_code}", compute)
+
+
+def area_name(code: str | None) -> str:
+    """The name of an area (cached: the navigation bar shows it on every page)."""
+    if not code:
+        return ""
+    return _cached(
+        f"web:area:{code}",
+        lambda: Area.objects.filter(code=code).values_list("name", flat=True).first() or code,
+    )
 
 
 def household_for_user(*, user, household_id: str) -> Household:

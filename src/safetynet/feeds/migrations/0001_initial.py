@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,62 +14,117 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='FeedBatch',
+            name="FeedBatch",
             fields=[
-                ('batch_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('kind', models.CharField(db_index=True, max_length=32)),
-                ('department', models.CharField(max_length=100)),
-                ('file_name', models.CharField(max_length=255)),
-                ('file_hash', models.CharField(db_index=True, max_length=64)),
-                ('file_format', models.CharField(max_length=10)),
-                ('rows_total', models.PositiveIntegerField(default=0)),
-                ('rows_loaded', models.PositiveIntegerField(default=0)),
-                ('rows_rejected', models.PositiveIntegerField(default=0)),
-                ('reject_path', models.CharField(blank=True, max_length=500)),
-                ('loaded_by_label', models.CharField(max_length=150)),
-                ('loaded_at', models.DateTimeField(db_index=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('withdrawn', 'Withdrawn')], default='active', max_length=10)),
-                ('withdrawn_at', models.DateTimeField(blank=True, null=True)),
-                ('withdrawn_by_label', models.CharField(blank=True, max_length=150)),
-                ('withdraw_reason', models.TextField(blank=True)),
-                ('linked_at', models.DateTimeField(blank=True, null=True)),
-                ('links_exact', models.PositiveIntegerField(default=0)),
-                ('links_typo', models.PositiveIntegerField(default=0)),
-                ('links_probabilistic', models.PositiveIntegerField(default=0)),
-                ('links_household', models.PositiveIntegerField(default=0)),
-                ('links_review', models.PositiveIntegerField(default=0)),
-                ('links_unlinked', models.PositiveIntegerField(default=0)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('loaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("batch_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("kind", models.CharField(db_index=True, max_length=32)),
+                ("department", models.CharField(max_length=100)),
+                ("file_name", models.CharField(max_length=255)),
+                ("file_hash", models.CharField(db_index=True, max_length=64)),
+                ("file_format", models.CharField(max_length=10)),
+                ("rows_total", models.PositiveIntegerField(default=0)),
+                ("rows_loaded", models.PositiveIntegerField(default=0)),
+                ("rows_rejected", models.PositiveIntegerField(default=0)),
+                ("reject_path", models.CharField(blank=True, max_length=500)),
+                ("loaded_by_label", models.CharField(max_length=150)),
+                ("loaded_at", models.DateTimeField(db_index=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("withdrawn", "Withdrawn")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("withdrawn_at", models.DateTimeField(blank=True, null=True)),
+                ("withdrawn_by_label", models.CharField(blank=True, max_length=150)),
+                ("withdraw_reason", models.TextField(blank=True)),
+                ("linked_at", models.DateTimeField(blank=True, null=True)),
+                ("links_exact", models.PositiveIntegerField(default=0)),
+                ("links_typo", models.PositiveIntegerField(default=0)),
+                ("links_probabilistic", models.PositiveIntegerField(default=0)),
+                ("links_household", models.PositiveIntegerField(default=0)),
+                ("links_review", models.PositiveIntegerField(default=0)),
+                ("links_unlinked", models.PositiveIntegerField(default=0)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "loaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-loaded_at', 'batch_id'],
-                'indexes': [models.Index(fields=['kind', 'status'], name='feeds_feedb_kind_71da4e_idx')],
+                "ordering": ["-loaded_at", "batch_id"],
+                "indexes": [
+                    models.Index(fields=["kind", "status"], name="feeds_feedb_kind_71da4e_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LinkDecision',
+            name="LinkDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('department', models.CharField(max_length=100)),
-                ('record_id', models.CharField(max_length=64)),
-                ('id_number', models.CharField(help_text='the registry person decided about', max_length=18)),
-                ('household_id', models.CharField(blank=True, max_length=32)),
-                ('village_code', models.CharField(blank=True, db_index=True, max_length=12)),
-                ('decision', models.CharField(choices=[('confirm', 'Confirmed'), ('reject', 'Rejected')], max_length=8)),
-                ('method', models.CharField(blank=True, help_text='link method when decided', max_length=16)),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('decided_by_label', models.CharField(max_length=150)),
-                ('decided_at', models.DateTimeField()),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                ("department", models.CharField(max_length=100)),
+                ("record_id", models.CharField(max_length=64)),
+                (
+                    "id_number",
+                    models.CharField(help_text="the registry person decided about", max_length=18),
+                ),
+                ("household_id", models.CharField(blank=True, max_length=32)),
+                ("village_code", models.CharField(blank=True, db_index=True, max_length=12)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("confirm", "Confirmed"), ("reject", "Rejected")], max_length=8
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        blank=True, help_text="link method when decided", max_length=16
+                    ),
+                ),
+                ("score", models.FloatField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                ("decided_by_label", models.CharField(max_length=150)),
+                ("decided_at", models.DateTimeField()),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-decided_at', '-id'],
-                'indexes': [models.Index(fields=['kind', 'department', 'record_id'], name='feeds_linkd_kind_7b1d3d_idx')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'department', 'record_id', 'id_number'), name='feeds_decision_record_person')],
+                "ordering": ["-decided_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "department", "record_id"],
+                        name="feeds_linkd_kind_7b1d3d_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "department", "record_id", "id_number"),
+                        name="feeds_decision_record_person",
+                    )
+                ],
             },
         ),
     ]
