@@ -71,5 +71,10 @@ lint: venv
 bench: venv
 	$(BIN)/python bench/registry.py
 
+# Regenerate the GB/T 2260 code tables (src/safetynet/core/data/) from their pinned source packages.
+.PHONY: gbt2260
+gbt2260: venv
+	$(BIN)/python -m safetynet.core.gbt2260_build --download
+
 clean:
 	rm -rf var node_modules src/safetynet/web/static/vendor

@@ -137,6 +137,7 @@ def main() -> None:
     from safetynet.monitoring.selectors import monitored_household_ids
     from safetynet.monitoring.services import attach_screen_findings
 
+    load = os.getloadavg()[0]
     setup_s, run = timed(lambda: setup(args.households, args.open_cases))
 
     def rolled_back():
@@ -178,7 +179,8 @@ def main() -> None:
             "# Case work: attaching screening warnings to open cases\n\n"
             f"Measured {dt.date.today().isoformat()} on {platform.machine()} "
             f"({os.cpu_count()} cores, Python {platform.python_version()}, SQLite), "
-            f"{args.households:,} warnings of one run, {args.open_cases:,} open cases. "
+            f"{args.households:,} warnings of one run, {args.open_cases:,} open cases; "
+            f"load average {load:.1f} when it started (other jobs shared the machine). "
             "The baseline and the set-based call run in the same process on the same data; "
             "the baseline's writes are rolled back.\n\n"
             + "\n".join(lines)

@@ -212,7 +212,7 @@ def approve(
     engine_setup=True,
 ):
     """Run an application through the whole procedure (survey, check, notice, decision)."""
-    from safetynet.assistance import services
+    from safetynet.assistance import clocks, services
 
     if engine_setup:
         if programme == "dibao":
@@ -254,7 +254,7 @@ def approve(
         actor=users["county"],
         application_id=app.pk,
         version=app.version,
-        decided_on=app.notice_end,
+        decided_on=clocks.add_working_days(app.notice_end, 1),
         approve=True,
         household_type=household_type,
     )

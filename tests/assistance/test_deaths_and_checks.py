@@ -209,7 +209,7 @@ def test_feed_checks_on_enrolled_households(users, households, engine):
         actor=users["county"],
         application_id=app.pk,
         version=app.version,
-        decided_on=D(2024, 5, 16),
+        decided_on=D(2024, 5, 17),
         approve=True,
     )
 
@@ -315,10 +315,10 @@ def test_without_a_screen_the_enrolled_households_are_assessed(users, households
 
 def test_review_overdue(users, households, engine):
     approve(users, engine, households("X040"), amount=300, household_type="unstable")
-    assert run_checks(as_of=D(2024, 11, 16), eligibility=[]) == []
-    found = run_checks(as_of=D(2024, 11, 17), eligibility=[])
+    assert run_checks(as_of=D(2024, 11, 17), eligibility=[]) == []
+    found = run_checks(as_of=D(2024, 11, 18), eligibility=[])
     assert [(f["check"], f["household_id"]) for f in found] == [("Q-REVIEW", "X040")]
-    assert "2024-11-16" in found[0]["message_zh"]
+    assert "2024-11-17" in found[0]["message_zh"]
 
 
 def test_a_person_paid_in_two_counties_in_one_month(users, households, engine):

@@ -76,7 +76,7 @@ def _enrol(actor, engine, hid, programme, *, accepted_on, person=None):
                                 start=accepted_on + dt.timedelta(days=3))
     engine.prefetch([hid], app.notice_end)
     app = services.application_decide(actor=actor, application_id=app.pk, version=app.version,
-                                      decided_on=app.notice_end, approve=True)
+                                      decided_on=clocks.add_working_days(app.notice_end, 1), approve=True)
     return app.enrolment
 
 

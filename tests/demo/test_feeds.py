@@ -218,8 +218,19 @@ def test_feed_facts_are_consistent_with_the_registry(region):
     truth = region.truth
     deaths = set(truth.filter(pl.col("kind") == "deaths")["person_id_number"].drop_nulls())
     assert len(deceased & deaths) >= 0.7 * len(deceased)
-    claims = truth.filter(pl.col("kind") == "medical_claims")["person_id_number"].drop_nulls()
-    assert not set(claims) & deceased  # nobody is treated after death
+    for kind in ("medical_claims", "medical_insurance"):
+        people = truth.filter(pl.col("kind") == kind)["person_id_number"].drop_nulls()
+        assert not set(people) & deceased, kind  # nobody is treated or insured after death
+    died = dict(
+        truth.filter(pl.col("kind") == "deaths")
+        .join(region.feeds["deaths"], on="record_id")
+        .select("person_id_number", "event_date")
+        .drop_nulls()
+        .iter_rows()
+    )
+    claims = region.feeds["medical_claims"].join(truth, on="record_id")
+    for pid, when in zip(claims["person_id_number"], claims["event_date"], strict=True):
+        assert pid not in died or when < died[pid]
     disabled = set(p.filter(pl.col("health") == "disabled")["id_number"])
     certified = set(truth.filter(pl.col("kind") == "disability")["person_id_number"].drop_nulls())
     assert len(disabled & certified) >= 0.8 * len(disabled)

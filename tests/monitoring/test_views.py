@@ -300,3 +300,17 @@ def test_readiness_explains_what_is_missing(client_for, users, world, assessment
     assessment.level, assessment.rules = None, []
     assert 'data-testid="readiness-ok"' in client_for("county").get(url).content.decode()
     assert client_for("village_b").get(url).status_code == 404
+
+
+def test_pages_speak_english_on_request(client_for, cases):
+    client = client_for("township")
+    url = reverse("monitoring:case", args=[cases["mine"].pk])
+    body = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Village notice" in body and "Township review" in body
+    body = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "村级公示中" in body and "乡镇审核" in body
+    form = client.get(
+        reverse("monitoring:case_action", args=[cases["mine"].pk, "review"]),
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "Township review" in form

@@ -64,3 +64,11 @@ def test_age_in_whole_years():
     assert tags.age_years(born, dt.date(2024, 5, 31)) == "11"
     assert tags.age_years(born, dt.date(2024, 6, 1)) == "12"
     assert tags.age_years(None) == "—"
+
+
+def test_id_numbers_inside_free_text_are_masked():
+    text = "成员 36082719800315001X 与 360827800315001 死亡；金额 1234567 元"
+    masked = tags.mask_ids(text)
+    assert "36082719800315001X" not in masked and "360827********001X" in masked
+    assert "360827800315001" not in masked
+    assert "1234567" in masked  # ordinary numbers stay

@@ -230,7 +230,10 @@ def test_assess_explains_the_result_in_the_active_language(world, client_for, mo
             "explanations": [{"rule": "M-INCOME", "zh": "人均纯收入低于监测标准",
                               "en": "Income per person below the line",
                               "values": {"pc_net_income": 6500, "income_line": 7300},
-                              "source": "POLICY §1"}],
+                              "source": "POLICY §1"},
+                             {"rule": "T-NOLABOUR", "zh": f"成员 {head.id_number} 无劳动能力",
+                              "en": f"Member {head.id_number} has no labour capacity",
+                              "values": {"id_number": head.id_number}}],
         }  # fmt: skip
 
     monkeypatch.setattr(views, "_assess_function", lambda: fake_assess)
@@ -240,6 +243,7 @@ def test_assess_explains_the_result_in_the_active_language(world, client_for, mo
     assert "<html" not in zh
     assert "人均纯收入低于监测标准" in zh and "脱贫不稳定户" in zh and "360元" in zh
     assert world.persons["A"].id_number not in zh
+    assert world.persons["A"].id_number[:6] + "********" in zh  # masked inside the explanation
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     en = client.post(f"/households/{HID_A}/assess/").content.decode()
     assert "Income per person below the line" in en and "¥360" in en

@@ -407,6 +407,19 @@ class Roll(models.Model):
         return self.status == self.Status.APPROVED
 
 
+class RollLineQuerySet(models.QuerySet):
+    def delete(self):
+        """Lines of an approved roll are never deleted (the database refuses updates too)."""
+        if self.filter(roll__status="approved").exists():
+            raise LockedRollError
+        return super().delete()
+
+
+class LockedRollError(RuntimeError):
+    def __init__(self):
+        super().__init__("发放花名册已审批锁定 / the payment roll is approved and locked")
+
+
 class RollLine(models.Model):
     class Kind(models.TextChoices):
         DIBAO = "dibao", bilingual("低保", "Dibao")
@@ -443,6 +456,8 @@ class RollLine(models.Model):
     amount = models.DecimalField(**MONEY)
     note = models.CharField(max_length=200, blank=True)
 
+    objects = RollLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["roll_id", "village_code", "id"]
         indexes = [
@@ -452,6 +467,11 @@ class RollLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.household_id} {self.amount}"
+
+    def delete(self, *args, **kwargs):
+        if Roll.objects.filter(pk=self.roll_id, status="approved").exists():
+            raise LockedRollError
+        return super().delete(*args, **kwargs)
 
 
 class Adjustment(models.Model):

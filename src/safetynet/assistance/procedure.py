@@ -182,7 +182,7 @@ def clocks_for(app: Application, *, today: dt.date) -> list[Clock]:
             note = f"{app.notice_start.isoformat()} → {app.notice_end.isoformat()}"
         state = "waiting"
         if app.notice_end:
-            state = "done" if today >= app.notice_end else "running"
+            state = "done" if today > app.notice_end else "running"
         out.append(
             Clock(
                 "notice",

@@ -581,7 +581,7 @@ def _missing_steps(app: Application, on: dt.date) -> list[tuple[str, str]]:
             missing.append(("入户调查未完成", "the survey is not completed"))
         elif step == "check" and not app.check_passed:
             missing.append(("信息核对未通过", "the information check has not passed"))
-        elif step == "notice" and (app.notice_end is None or on < app.notice_end):
+        elif step == "notice" and (app.notice_end is None or on <= app.notice_end):
             end = app.notice_end.isoformat() if app.notice_end else "—"
             missing.append(
                 (f"公示期未满（至 {end}）", f"the notice has not run its course (until {end})")

@@ -160,6 +160,8 @@ class _World:
         self.village = np.concatenate([pop.hh_village[pop.hh], pop.out_village])
         self.household = np.concatenate([pop.hh, np.full(self.O, -1)])
         self.out_age = age_at(pop.out_birth, self.d0)
+        # dates of death found by the death feed (filled in by `_deaths`, which runs first)
+        self.died = np.full(self.P + self.O, np.datetime64("NaT"), dtype="datetime64[D]")
         heads = np.flatnonzero(pop.relation == HEAD)
         self.head_of = np.empty(pop.n_households, dtype=np.int64)
         self.head_of[pop.hh[heads]] = heads
@@ -244,7 +246,7 @@ def _medical_insurance(w: _World) -> Facts:
     pop = w.pop
     year = w.as_of.year
     start = np.datetime64(f"{year}-01-01")
-    people = np.flatnonzero((pop.birth < start) & (pop.status != 4))
+    people = np.flatnonzero((pop.birth < start) & ~np.isin(pop.status, [1, 4]))  # not dead or gone
     insured = pop.medical_insured[people] & (
         rng.random(len(people)) >= 0.004
     )  # lapsed: newer than the registry
@@ -293,9 +295,16 @@ def _medical_claims(w: _World, extra: int) -> Facts:
     ratio = np.where(inpatient, rng.uniform(0.55, 0.8, n) + 0.1 * poor, rng.uniform(0.3, 0.6, n))
     total_c = np.round(total * 100).astype(np.int64)
     paid_c = np.round(total_c * ratio).astype(np.int64)
+    dates = w.not_before_age(w.days_back(rng, 0, window, n), person)
+    died = w.died[person]
+    after_death = died <= dates  # NaT compares False
+    dates[after_death] = np.maximum(
+        died[after_death] - rng.integers(1, 60, int(after_death.sum())).astype("timedelta64[D]"),
+        w.birth[person][after_death],
+    )
     return Facts(
         person,
-        w.not_before_age(w.days_back(rng, 0, window, n), person),
+        dates,
         {
             "total_cost": total_c,
             "insurance_paid": paid_c,
@@ -356,16 +365,16 @@ def _deaths(w: _World) -> Facts:
         & (((pop.age >= 70) & (u < 0.006)) | ((pop.age >= 16) & (pop.age < 70) & (u < 0.0005)))
     )
     outs = w.outsiders(rng, 0.02)
-    return Facts(
-        np.concatenate([recorded, unrecorded, outs]),
-        np.concatenate(
-            [
-                w.days_back(rng, 60, 900, len(recorded)),
-                w.days_back(rng, 0, 300, len(unrecorded)),
-                w.days_back(rng, 0, 700, len(outs)),
-            ]
-        ),
+    person = np.concatenate([recorded, unrecorded, outs])
+    dates = np.concatenate(
+        [
+            w.days_back(rng, 60, 900, len(recorded)),
+            w.days_back(rng, 0, 300, len(unrecorded)),
+            w.days_back(rng, 0, 700, len(outs)),
+        ]
     )
+    w.died[person] = dates
+    return Facts(person, dates)
 
 
 def school_terms(as_of: date) -> list[tuple[str, np.datetime64]]:
@@ -696,10 +705,10 @@ def _render(
     return frame, truth
 
 
-BUILDERS = {
+BUILDERS = {  # deaths first: later kinds avoid events after a death
+    "deaths": _deaths,
     "medical_insurance": _medical_insurance,
     "disability": _disability,
-    "deaths": _deaths,
     "school_enrolment": _school_enrolment,
     "housing": _housing,
     "water": _water,

@@ -80,6 +80,11 @@ def conform(name: str, table: pa.Table, spec: InputTable) -> pa.Table:
             step=f"input:{name}",
         )
     fields, arrays = [], []
+    if name == "households":  # internal per-household as-of columns of batched assessment
+        for col in table.column_names:
+            if col.startswith("sn_as_of"):
+                fields.append(table.schema.field(col))
+                arrays.append(table.column(col))
     for col, typ in spec.all_columns().items():
         if col not in table.column_names:
             continue
@@ -180,10 +185,18 @@ class SparkBackend:
 
     dialect = "spark"
 
-    def __init__(self, *, session=None, master: str | None = None):
+    # Small inputs (assess, tests): interpreted expressions beat Java code generation, which
+    # costs seconds per query for wide rule projections. Large screens keep Spark's defaults.
+    SMALL = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+             "spark.sql.adaptive.enabled": "false"}
+    LARGE = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK",
+             "spark.sql.adaptive.enabled": "true"}
+
+    def __init__(self, *, session=None, master: str | None = None, small: bool = True):
         self._spark = session
         self._master = master
         self._lock = threading.Lock()
+        self.small = small
 
     def session(self):
         with self._lock:
@@ -210,6 +223,12 @@ class SparkBackend:
                     .config("spark.sql.ansi.enabled", "true")
                     .getOrCreate()
                 )
+                self._spark.sparkContext.setLogLevel("ERROR")
+            for key, value in (self.SMALL if self.small else self.LARGE).items():
+                try:
+                    self._spark.conf.set(key, value)
+                except Exception:  # noqa: BLE001 - an internal setting this Spark lacks
+                    pass
             return self._spark
 
     def register(self, conn, name, source, spec):
@@ -227,7 +246,9 @@ class SparkBackend:
     def create(self, conn, name, sql, *, materialize):
         df = conn.sql(sql)
         if materialize:
-            df = df.cache()
+            # Cut the lineage: later stages read this result twice (join and aggregation), and
+            # re-analysing the whole chain each time grows with every stage.
+            df = df.localCheckpoint(eager=True)
         df.createOrReplaceTempView(name)
 
     def fetch(self, conn, sql):
@@ -235,15 +256,14 @@ class SparkBackend:
 
     def close(self, conn, names):
         for name in reversed(names):
-            try:
-                conn.catalog.uncacheTable(name)
-            except Exception:  # noqa: BLE001 - not cached
-                pass
             conn.catalog.dropTempView(name)
 
 
 def _present(spec: InputTable, table: pa.Table) -> dict[str, str]:
-    return {c: t for c, t in spec.all_columns().items() if c in table.column_names}
+    cols = {c: ("date" if pa.types.is_date(table.schema.field(c).type) else "int")
+            for c in table.column_names if c.startswith("sn_as_of")}
+    cols.update({c: t for c, t in spec.all_columns().items() if c in table.column_names})
+    return cols
 
 
 class RuleEngine:

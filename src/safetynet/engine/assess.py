@@ -17,7 +17,7 @@ from typing import Any
 
 from safetynet.core.errors import NotFound, SafetyNetError
 from safetynet.policy.catalogue import Catalogue, default_catalogue
-from safetynet.policy.compiler import compile_plan
+from safetynet.policy.compiler import compile_plan, month_offsets
 from safetynet.policy.params import Entry, ParameterBinding, scenario_entries
 from safetynet.policy.yamlsrc import CatalogueError
 
@@ -92,44 +92,43 @@ def _fingerprint(in_force: dict[str, Entry | None]) -> tuple:
 
 def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb",
                 catalogue: Catalogue | None = None, overrides: list[Entry] | None = None) -> list[Outcome]:
-    """Evaluate scenarios; one engine run per as-of date. Errors stay with their scenario."""
+    """Evaluate scenarios in one engine run. Errors stay with their scenario."""
     cat = catalogue or default_catalogue()
     eng = _engine(engine)
     if overrides is None:
         overrides = override_entries(cat)
     outcomes = [Outcome(scenario=sc) for sc in scenarios]
-    by_date: dict[dt.date, list[int]] = defaultdict(list)
+    keys: dict[tuple, str] = {}
+    key_entries: dict[str, dict[str, Entry | None]] = {}
+    batch = []
     for i, sc in enumerate(scenarios):
-        by_date[sc.spec.as_of].append(i)
-    for as_of in sorted(by_date):
-        keys: dict[tuple, str] = {}
-        key_entries: dict[str, dict[str, Entry | None]] = {}
-        batch = []
-        for i in by_date[as_of]:
-            sc = scenarios[i]
-            try:
-                extra = overrides + _scenario_extra(cat, sc)
-            except ScenarioError as exc:
-                outcomes[i].error = exc
-                continue
-            in_force = cat.params.in_force(sc.spec.village_code, as_of, extra=extra)
-            fp = _fingerprint(in_force)
-            key = keys.setdefault(fp, f"k{len(keys)}")
-            key_entries[key] = in_force
-            batch.append((f"S{i:06d}", key, sc, i))
-        if not batch:
+        try:
+            extra = overrides + _scenario_extra(cat, sc)
+        except ScenarioError as exc:
+            outcomes[i].error = exc
             continue
+        in_force = cat.params.in_force(sc.spec.village_code, sc.spec.as_of, extra=extra)
+        fp = _fingerprint(in_force)
+        key = keys.setdefault(fp, f"k{len(keys)}")
+        key_entries[key] = in_force
+        batch.append((f"S{i:06d}", key, sc, i))
+    if batch:
+        # One run for every scenario: each household carries its own as-of date and parameter
+        # key, and department records are keyed by household so scenarios never mix.
+        as_of = max(sc.spec.as_of for _, _, sc, _ in batch)
         binding = ParameterBinding(as_of=as_of, keys=key_entries, mode="column")
         try:
-            tables = scenario_tables([(hid, key, sc) for hid, key, sc, _ in batch], cat.inputs)
+            tables = scenario_tables([(hid, key, sc) for hid, key, sc, _ in batch], cat.inputs,
+                                     months=month_offsets(cat))
             empty = {name for name, spec in cat.inputs.items()
                      if spec.optional and (name not in tables or tables[name].num_rows == 0)}
-            plan = compile_plan(cat, binding, dialect=eng.dialect, isolate=True, empty_inputs=empty)
+            plan = compile_plan(cat, binding, dialect=eng.dialect, isolate=True, empty_inputs=empty,
+                                as_of_column=True)
             res = eng.run(plan, tables)
         except SafetyNetError as exc:
             for *_, i in batch:
                 outcomes[i].error = exc
-            continue
+            return outcomes
         households = {r["household_id"]: r for r in res.households.to_pylist()}
         persons: dict[str, list[dict]] = defaultdict(list)
         for r in res.persons.to_pylist():
@@ -139,7 +138,7 @@ def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb
             quality[r["household_id"]].append(r)
         for hid, key, sc, i in batch:
             outcomes[i].result = build_result(
-                cat, sc.spec.name, as_of, households[hid], persons.get(hid, []), quality.get(hid, []),
+                cat, sc.spec.name, sc.spec.as_of, households[hid], persons.get(hid, []), quality.get(hid, []),
                 key_entries[key], household_id=sc.spec.household.household_id or None,
                 village_code=sc.spec.village_code, request=sc.spec.request is not None,
             )

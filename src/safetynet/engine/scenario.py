@@ -448,17 +448,27 @@ def load_scenarios(target: str | Path, inputs: dict[str, InputTable]) -> list[Lo
     return items
 
 
-def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, InputTable]) -> dict[str, pa.Table]:
-    """Input tables for scenarios: (internal household id, parameter key, scenario) each."""
+def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, InputTable],
+                    months: set[int] | None = None) -> dict[str, pa.Table]:
+    """Input tables for scenarios: (internal household id, parameter key, scenario) each.
+
+    With `months` (the catalogue's AS_OF_MINUS_MONTHS offsets) each household also carries its
+    own as-of date columns, so scenarios of different dates run together.
+    """
+    from safetynet.policy.compiler import as_of_values
+
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in inputs}
     for hid, key, sc in batch:
         h = sc.spec.household
-        rows["households"].append({
+        row = {
             "household_id": hid, "village_code": sc.spec.village_code,
             "registered_poor": h.registered_poor, "exit_year": h.exit_year, "relocated": h.relocated,
             "housing_grade": h.housing_grade, "water_secure": h.water_secure,
             "already_monitored": h.already_monitored, "param_key": key,
-        })
+        }
+        if months is not None:
+            row.update(as_of_values(sc.spec.as_of, months))
+        rows["households"].append(row)
         for m in h.members:
             row = m.model_dump()
             row["household_id"] = hid
@@ -477,7 +487,10 @@ def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, In
                                      "need": sc.spec.request.need})
     tables = {}
     for name, spec in inputs.items():
-        cols = spec.all_columns() if name == "households" else spec.columns
+        cols = dict(spec.all_columns() if name == "households" else spec.columns)
+        if name == "households" and months is not None:
+            for c, v in as_of_values(dt.date(2000, 1, 1), months).items():
+                cols[c] = "date" if isinstance(v, dt.date) else "int"
         schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in cols.items()])
         data = rows.get(name, [])
         if not data and spec.optional:

@@ -362,13 +362,33 @@ def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) 
 
 
 def _add_pinyin(con) -> None:
-    install_pinyin(con, [("reg", "name"), ("rest", "name"), ("labelled", "name")])
-    for table in ("reg", "rest", "labelled"):
+    """`names_py(name, name_py, surname_py)` once per distinct name; small tables get columns.
+
+    The registry table is not rewritten: it is joined to `names_py` where pinyin is needed.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE names AS
+        SELECT DISTINCT name FROM (
+            SELECT name FROM reg UNION ALL SELECT name FROM rest
+            UNION ALL SELECT name FROM labelled
+        ) WHERE name IS NOT NULL
+        """
+    )
+    install_pinyin(con, [("names", "name")])
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE names_py AS
+        SELECT name, {pinyin_sql("name")} AS name_py, {surname_pinyin_sql("name")} AS surname_py
+        FROM names
+        """
+    )
+    con.execute("DROP TABLE names")
+    for table in ("rest", "labelled"):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {table}_p AS
-            SELECT *, {pinyin_sql("name")} AS name_py, {surname_pinyin_sql("name")} AS surname_py
-            FROM {table}
+            SELECT t.*, n.name_py, n.surname_py FROM {table} t LEFT JOIN names_py n USING (name)
             """
         )
         con.execute(f"DROP TABLE {table}")
@@ -411,7 +431,7 @@ def _typo(con) -> None:
         SELECT rid, len, v FROM subs UNION ALL SELECT rid, len, v FROM swaps
         """
     )
-    match = names_match_sql("r.name", "g.name", "r.name_py", "g.name_py")
+    match = names_match_sql("r.name", "g.name", "r.name_py", "gp.name_py")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE st_typo AS
@@ -426,6 +446,7 @@ def _typo(con) -> None:
                CASE WHEN r.name = g.name THEN {TYPO_SCORE_SAME_NAME}
                     ELSE {TYPO_SCORE_SIMILAR_NAME} END AS score
         FROM hits h JOIN rest r USING (rid) JOIN reg g USING (pid)
+        LEFT JOIN names_py gp ON gp.name = g.name
         ANTI JOIN rejected x ON x.kind = r.kind AND x.department = r.department
              AND x.record_id = r.record_id AND x.id_number = g.id_number
         WHERE {match}
@@ -470,7 +491,11 @@ def _probabilistic(
         con.execute(empty)
         return model.TrainedModel(model.settings_dict(prior_match=prior_match), "prior", 0)
     reg_features = con.sql(
-        f"SELECT pid AS uid, {_features_sql('g', 'g.birth_date', 'g.sex')} FROM reg g"
+        f"""
+        SELECT g.pid AS uid, {_features_sql("g", "g.birth_date", "g.sex")}
+        FROM (SELECT reg.*, n.name_py, n.surname_py
+              FROM reg LEFT JOIN names_py n USING (name)) g
+        """
     ).to_arrow_table()
     rec_features = con.sql(
         f"""
@@ -487,6 +512,26 @@ def _probabilistic(
     ).to_arrow_table()
     labels = pa.table({"uid_l": labelled.column("uid"), "uid_r": labelled.column("pid")})
     labelled = labelled.drop_columns(["pid"])
+    # Predict against the persons who share a blocking key with some record: the same pairs
+    # as the whole registry would give, a fraction of the work. Name frequencies (for the
+    # term-frequency adjustment) still come from the whole registry.
+    con.register("reg_features", reg_features)
+    con.register("rec_features", rec_features)
+    candidates = con.sql(
+        " UNION ".join(
+            "SELECT g.* FROM reg_features g SEMI JOIN rec_features r ON "
+            + " AND ".join(f"r.{k} = g.{k}" for k in keys)
+            for keys in model.BLOCKING_KEYS
+        )
+    ).to_arrow_table()
+    name_tf = con.sql(
+        """
+        SELECT name, CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () AS tf_name
+        FROM reg_features WHERE name IS NOT NULL GROUP BY name
+        """
+    ).to_arrow_table()
+    con.unregister("reg_features")
+    con.unregister("rec_features")
     splink_con = lake.connect() if backend == "duckdb" else None
     try:
         engine = model.make_backend(backend, splink_con)
@@ -502,7 +547,8 @@ def _probabilistic(
             engine,
             trained,
             records=rec_features,
-            registry=reg_features,
+            registry=candidates,
+            name_tf=name_tf,
             threshold=PAIR_THRESHOLD,
         )
     finally:
@@ -591,11 +637,12 @@ def _assemble(con, *, accept: float, review: float) -> None:
             SELECT ch.*, g.id_number AS linked_id, g.household_id AS person_hh,
                    g.village_code AS person_village,
                    cf.id_number AS confirmed_id,
-                   EXISTS (SELECT 1 FROM rejected x WHERE x.kind = ch.kind
-                           AND x.department = ch.department AND x.record_id = ch.record_id)
-                       AS any_rejected
+                   rj.record_id IS NOT NULL AS any_rejected
             FROM chosen ch
             LEFT JOIN reg g ON g.pid = ch.pid
+            LEFT JOIN (SELECT DISTINCT kind, department, record_id FROM rejected) rj
+                 ON rj.kind = ch.kind AND rj.department = ch.department
+                 AND rj.record_id = ch.record_id
             LEFT JOIN confirmed cf ON cf.kind = ch.kind AND cf.department = ch.department
                  AND cf.record_id = ch.record_id
         ),

@@ -107,14 +107,20 @@ def _comparisons() -> list:
     return [name, birth, sex, village]
 
 
+# Candidate pairs share one of these keys. Each survives one wrong or missing field: a name
+# variant (birth date + county), a missing or wrong village (name pinyin + birth date), a wrong
+# or missing birth date (name pinyin + county).
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("birth", "county"),
+    ("name_py", "birth"),
+    ("name_py", "county"),
+)
+
+
 def _blocking_rules() -> list:
     from splink import block_on
 
-    return [
-        block_on("birth"),
-        block_on("village_code", "surname_py"),
-        block_on("name_py", "county"),
-    ]
+    return [block_on(*keys) for keys in BLOCKING_KEYS]
 
 
 def settings_dict(*, prior_match: float, dialect: str = "duckdb") -> dict[str, Any]:
@@ -342,6 +348,7 @@ def predict(
     records: pa.Table,
     registry: pa.Table,
     threshold: float,
+    name_tf: pa.Table | None = None,
 ) -> pa.Table:
     """Scored candidate pairs (rec_uid, reg_uid, match_probability, match_weight)."""
     from splink import Linker
@@ -351,6 +358,9 @@ def predict(
     left = api.register(backend.table(records), table_name=RECORDS)
     right = api.register(backend.table(registry), table_name=REGISTRY)
     linker = Linker([left, right], json.loads(json.dumps(model.settings)), log_level=None)
+    if name_tf is not None:
+        tf = api.register(backend.table(name_tf), table_name="a_name_tf")
+        linker.table_management.register_term_frequency_lookup(tf, "name")
     scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     table = _to_arrow(scored)
     scored.drop_table_from_database_and_remove_from_cache()

@@ -42,6 +42,49 @@ SQL_TYPES = {
     "date": "DATE",
 }
 STEP_PREFIX = "sn_"
+AS_OF_MACROS = ("AS_OF", "AS_OF_YEAR", "AS_OF_YMD", "AS_OF_MINUS_MONTHS")
+
+
+def as_of_column_name(macro: str, months: int | None = None) -> str:
+    """Household column carrying an as-of value when the date is data (batched assessment)."""
+    if macro == "AS_OF_MINUS_MONTHS":
+        return f"sn_as_of_minus_{months}"
+    return {"AS_OF": "sn_as_of", "AS_OF_YEAR": "sn_as_of_year", "AS_OF_YMD": "sn_as_of_ymd"}[macro]
+
+
+def as_of_values(day: dt.date, months: set[int]) -> dict[str, Any]:
+    """The as-of columns for one household (see `as_of_column_name`)."""
+    values: dict[str, Any] = {"sn_as_of": day, "sn_as_of_year": day.year,
+                              "sn_as_of_ymd": day.year * 10000 + day.month * 100 + day.day}
+    for m in sorted(months):
+        values[f"sn_as_of_minus_{m}"] = months_before(day, m)
+    return values
+
+
+_MONTHS: dict[int, set[int]] = {}
+
+
+def month_offsets(catalogue: Catalogue) -> set[int]:
+    """Every n of AS_OF_MINUS_MONTHS(n) in the catalogue."""
+    if id(catalogue) in _MONTHS:
+        return set(_MONTHS[id(catalogue)])
+    found: set[int] = set()
+    for node in catalogue.nodes.values():
+        parts = []
+        if node.built is not None:
+            parts.append(node.built)
+        if node.expr is not None:
+            parts.append(node.expr.expr)
+        if node.agg is not None:
+            parts += [p.expr for p in (node.agg.of, node.agg.where, node.agg.key_match) if p is not None]
+        for rule in [node.rule] if node.rule else []:
+            parts += [c.expr for c, _ in rule.messages if c is not None]
+        for part in parts:
+            for call in part.find_all(exp.Anonymous):
+                if str(call.this).upper() == "AS_OF_MINUS_MONTHS":
+                    found.add(int(call.expressions[0].this))
+    _MONTHS[id(catalogue)] = found
+    return set(found)
 
 
 class CompileError(SafetyNetError):
@@ -138,7 +181,7 @@ class _Frame:
 
 class _Compiler:
     def __init__(self, catalogue: Catalogue, binding: ParameterBinding, dialect: str, isolate: bool = False,
-                 empty_inputs: frozenset[str] = frozenset()):
+                 empty_inputs: frozenset[str] = frozenset(), as_of_column: bool = False):
         self.cat = catalogue
         self.binding = binding
         self.dialect = dialect
@@ -153,6 +196,10 @@ class _Compiler:
         self.isolate = isolate
         self.each_step = False
         self.empty_inputs = empty_inputs
+        self.as_of_column = as_of_column
+        self.as_of_columns = (
+            sorted(as_of_values(binding.as_of, month_offsets(catalogue))) if as_of_column else []
+        )
         self.param_values_cache: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ rendering
@@ -218,12 +265,16 @@ class _Compiler:
                 return self._area_case(component, area, in_list)
             if isinstance(node, exp.Anonymous):
                 args = [self.render(a, alias, area) for a in node.expressions]
-                return self.macro(str(node.this).upper(), args)
+                return self.macro(str(node.this).upper(), args, alias)
             return node
 
         return expression.copy().transform(fn)
 
-    def macro(self, name: str, args: list[exp.Expression]) -> exp.Expression:
+    def macro(self, name: str, args: list[exp.Expression],
+              alias: Callable[[str], str | None] = lambda _n: None) -> exp.Expression:
+        if self.as_of_column and name in AS_OF_MACROS:
+            column = as_of_column_name(name, int(args[0].this) if args else None)
+            return exp.column(column, table=alias(column))
         if name == "AS_OF":
             return _date_literal(self.as_of)
         if name == "AS_OF_YEAR":
@@ -368,7 +419,7 @@ class _Compiler:
         base_frames: dict[str, _Frame] = {}
 
         uses = self._uses(computed)
-        keys = {"household_id", "id_number", "area_key", "county_code"}
+        keys = {"household_id", "id_number", "area_key", "county_code", *self.as_of_columns}
         for s in range(max_stage + 1):
             grain = HOUSEHOLD if s % 2 == 0 else PERSON
             in_stage = [n for n in computed if self.stage[n] == s]
@@ -454,7 +505,7 @@ class _Compiler:
                                          start=exp.Literal.number(1), length=exp.Literal.number(6)),
                            "county_code"),
             ).from_(_alias(_table("households"), "t", table=True), copy=False)
-            cols = set(household_inputs) | {"area_key", "county_code"}
+            cols = set(household_inputs) | {"area_key", "county_code"} | set(self.as_of_columns)
             return _Frame(name, grain, s, 0, select, cols)
         if grain == PERSON:
             hh = last[HOUSEHOLD]
@@ -469,7 +520,7 @@ class _Compiler:
             have = prev.columns if prev is not None else set(person_inputs)
             imports = sorted(i for i in imports if i not in have and i not in person_inputs)
             if s == 1:
-                imports = sorted(set(imports) | {"area_key"})
+                imports = sorted(set(imports) | {"area_key"} | set(self.as_of_columns))
                 source = _alias(_table("persons"), "t", table=True)
                 join_kind = "inner"
             else:
@@ -612,13 +663,23 @@ class _Compiler:
         table = first.source
         key = first.key
         columns = self.cat.inputs[table].all_columns()
-        f_alias = lambda _n: "f"  # noqa: E731
+        f_alias = lambda n: "hx" if n.startswith("sn_as_of") else "f"  # noqa: E731
         needs_area = any(self._varies(p) for n in members for p in self.nodes[n].param_refs())
         from_: exp.Expression = _alias(_table(table), "f", table=True)
         joins: list[tuple[exp.Expression, exp.Expression, str]] = []
         pairs: list[tuple[exp.Expression, exp.Expression]] = []
         isolate = self.isolate and "household_id" in columns
         area = None
+        if self.as_of_column and any(
+            part is not None and part.macros & set(AS_OF_MACROS)
+            for n in members for part in (self.nodes[n].agg.of, self.nodes[n].agg.where)
+        ):
+            if "household_id" not in columns:
+                raise CompileError(f"{table} 没有 household_id，不能按户取评估日期",
+                                   f"{table} has no household_id to take the as-of date from", step=members[0])
+            joins.append((_alias(_table("households"), "hx", table=True),
+                          exp.EQ(this=exp.column("household_id", table="f"),
+                                 expression=exp.column("household_id", table="hx")), "inner"))
         if key == "default":
             key_col = "id_number" if grain == PERSON else "household_id"
             if isolate and key_col != "household_id":
@@ -805,21 +866,27 @@ _PLAN_CACHE_SIZE = 64
 
 def compile_plan(catalogue: Catalogue, binding: ParameterBinding, *, dialect: str = "duckdb",
                  isolate: bool = False, empty_inputs: frozenset[str] | set[str] = frozenset(),
-                 cache: bool = True) -> Plan:
+                 as_of_column: bool = False, cache: bool = True) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
 
     `isolate=True` keys every department-record aggregate by household too: used when many
     scenarios (each one household, possibly sharing ID numbers) are evaluated in one run.
     `empty_inputs` names optional input tables known to hold no rows: their aggregates become
     the value over no rows (0, false or NULL) instead of a join; results are identical.
+    `as_of_column=True` reads the as-of date (and D − n months) from household columns
+    (`as_of_values`) instead of literals, so scenarios of different dates share one run.
     """
     empty_inputs = frozenset(n for n in empty_inputs if n in catalogue.inputs and catalogue.inputs[n].optional)
     if dialect not in ("duckdb", "spark"):
         raise CompileError(f"不支持的方言 {dialect}", f"unsupported dialect {dialect}")
-    key = (id(catalogue), dialect, isolate, empty_inputs, binding.fingerprint())
+    if as_of_column and binding.mode != "column":
+        raise CompileError("按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters")
+    key = (id(catalogue), dialect, isolate, empty_inputs, as_of_column,
+           binding.fingerprint() if not as_of_column else binding.fingerprint()[1:])
     if cache and key in _PLAN_CACHE:
         return _PLAN_CACHE[key]
-    plan = _Compiler(catalogue, binding, dialect, isolate=isolate, empty_inputs=empty_inputs).compile()
+    plan = _Compiler(catalogue, binding, dialect, isolate=isolate, empty_inputs=empty_inputs,
+                     as_of_column=as_of_column).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
             _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))

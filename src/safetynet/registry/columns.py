@@ -180,12 +180,12 @@ def parse_column(col: Column, expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     missing = pl.lit("required") if col.required else pl.lit(None, pl.String)
     none = pl.lit(None, pl.String)
     if col.kind in ("text", "id_number"):
-        value = expr
         error = pl.when(~present).then(missing)
         if col.max_length:
             error = error.when(expr.str.len_chars() > col.max_length).then(pl.lit("too_long"))
-        error = error.when(expr.str.contains(FORMULA_RE)).then(pl.lit("formula"))
-        return value, error.otherwise(none)
+        error = error.when(expr.str.contains(FORMULA_RE)).then(pl.lit("formula")).otherwise(none)
+        # A bad cell has no value, so later checks (codes, references) do not report it twice.
+        return pl.when(error.is_null()).then(expr), error
     if col.kind == "enum":
         table = lookup(col.vocabulary)
         value = expr.str.to_lowercase().replace_strict(table, default=None, return_dtype=pl.String)

@@ -55,9 +55,9 @@ def _querysets(user, area: str | None):
     if user is not None:
         households, persons, incomes = (scoped(user, qs) for qs in (households, persons, incomes))
     if area:
-        households = households.filter(village_id__startswith=area)
-        persons = persons.filter(household__village_id__startswith=area)
-        incomes = incomes.filter(household__village_id__startswith=area)
+        households = households.filter(village__code__startswith=area)
+        persons = persons.filter(household__village__code__startswith=area)
+        incomes = incomes.filter(household__village__code__startswith=area)
     return (
         households.order_by("household_id"),
         persons.order_by("household__household_id", "pk"),

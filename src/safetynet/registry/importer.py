@@ -304,8 +304,10 @@ class _Check:
         )
         invalid = checked.filter(pl.col("id_number").is_not_null() & ~pl.col("valid"))
         for src, idx, _, _, errors in invalid.iter_rows():
-            for code in errors:
-                _cell(self.log, [(src, idx)], id_col, *idnumber.ERROR_MESSAGES[code])
+            messages = [idnumber.ERROR_MESSAGES[code] for code in errors]
+            zh = "；".join(m[0] for m in messages)
+            en = "; ".join(m[1] for m in messages)
+            _cell(self.log, [(src, idx)], id_col, zh, en)  # one message per cell
         p = p.with_columns(
             ids["normalized"].alias("id_number"),
             ids["birth_date"].alias("_id_birth"),

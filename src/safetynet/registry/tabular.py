@@ -460,6 +460,10 @@ class ErrorLog:
             out.append(f"{where}: " + " | ".join(f"{zh} / {en}" for zh, en in messages))
         return out
 
+    def _report_rows(self, src: int):
+        for idx, row in enumerate(self.sheets[src].rows):
+            yield [*row, self.text(src, idx)]
+
     def write_reports(self, report_dir: Path | None) -> list[Path]:
         """The input files again with an `errors` column, for every file that has errors."""
         from django.conf import settings
@@ -471,10 +475,14 @@ class ErrorLog:
         for source, srcs in by_file.items():
             if not any(key[0] in srcs for key in self.rows):
                 continue
-            target_dir = report_dir or source.parent
-            if not _writable(target_dir):
+            if report_dir is not None:
+                target_dir = Path(report_dir)
+            elif _writable(source.parent):
+                target_dir = source.parent
+            else:  # a read-only upload folder: reports go under the export directory
                 target_dir = Path(settings.EXPORT_DIR) / "reports"
             target_dir.mkdir(parents=True, exist_ok=True)
+            target_dir = target_dir.resolve()
             suffix = ".xlsx" if self.sheets[srcs[0]].source.suffix.lower() != ".csv" else ".csv"
             with open(source, "rb") as fh:
                 if fh.read(4) == ZIP_MAGIC:
@@ -483,8 +491,7 @@ class ErrorLog:
             tables = []
             for src in srcs:
                 sheet = self.sheets[src]
-                rows = ([*row, self.text(src, idx)] for idx, row in enumerate(sheet.rows))
-                tables.append((sheet.name, [*sheet.headers, "errors"], rows))
+                tables.append((sheet.name, [*sheet.headers, "errors"], self._report_rows(src)))
             if suffix == ".csv":
                 write_csv(target, tables[0][1], tables[0][2])
             else:

@@ -127,12 +127,9 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     extra_inputs: dict[str, object] = dict(feeds)
     if "area_codes" in catalogue.inputs:
         extra_inputs["area_codes"] = known_area_codes()
-    empty = {
-        name
-        for name, spec in catalogue.inputs.items()
-        if spec.optional and name not in extra_inputs
-    }
-    plan = compile_plan(catalogue, binding, dialect=rule_engine.dialect, empty_inputs=empty)
+    # Compiled without `empty_inputs`, so the plan (and its fingerprint) does not depend on
+    # which department feeds happen to hold records: missing feeds are empty tables.
+    plan = compile_plan(catalogue, binding, dialect=rule_engine.dialect)
     digest = hashlib.sha256(plan.script().encode()).hexdigest()
     parameters = _plain(
         {

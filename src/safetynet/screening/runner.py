@@ -299,6 +299,9 @@ def _attach_to_cases(run: ScreenRun) -> None:
     except ImportError:
         return
     attach_screen_findings(run=run)
+    from safetynet.quality.services import rectifications_verify
+
+    rectifications_verify(run=run)  # rectified quality findings: verified or reopened
 
 
 def _mark_failed(run: ScreenRun, exc: BaseException, started: float) -> None:

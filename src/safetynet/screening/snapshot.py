@@ -261,10 +261,26 @@ def _read_adbc(driver: tuple[str, str], sql: str, schema: pa.Schema) -> Iterable
     module, uri = driver
     dbapi = importlib.import_module(module)
     with dbapi.connect(uri) as con, con.cursor() as cursor:
+        if "sqlite" in module:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(CHUNK_ROWS)})
         cursor.execute(sql)
-        reader = cursor.fetch_record_batch()
-        for batch in reader:
-            yield _to_schema(batch, schema)
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in cursor.fetch_record_batch():
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= CHUNK_ROWS:
+                yield _to_schema(_combine(pending), schema)
+                pending, rows = [], 0
+        if pending:
+            yield _to_schema(_combine(pending), schema)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """Few large batches: per-batch overhead (casts, Parquet row groups) stays small."""
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _literal_scope(area_codes: Sequence[str], alias: str) -> str:

@@ -234,10 +234,6 @@ def household_profile(*, user, household_id: str) -> Profile:
 # ---------------------------------------------------------------- dashboard
 
 
-def scope_area(user) -> Area | None:
-    return user.area if user.scope_code not in ("", "-") else None
-
-
 CHILD_LENGTH = {0: 6, 2: 6, 4: 6, 6: 9, 9: 12}
 
 
@@ -270,7 +266,8 @@ def dashboard_summary(*, user) -> dict:
     """Counts for the user's area: households, people, warnings by category × level, the
     breakdown by the next level down, and the open-warning trend over screening runs."""
     summary = _cached(f"web:dashboard:{user.scope_code}", lambda: _dashboard_summary(user))
-    return {**summary, "area": scope_area(user)}
+    scoped_to_area = user.scope_code not in ("", "-")
+    return {**summary, "area_name": area_name(user.area_id) if scoped_to_area else ""}
 
 
 def _dashboard_summary(user) -> dict:

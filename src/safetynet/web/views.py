@@ -153,7 +153,11 @@ def household_profile(request, household_id: str):
             "household": profile.household,
             "panels": panels,
             "revealable": revealable_fields(request.user),
-            "income_rows": labels.income_rows(),
+            "income_rows": [
+                (name, label)
+                for name, label in labels.income_rows()
+                if any(getattr(inc, name) for inc in profile.incomes)
+            ],
             "assess_available": _assess_function() is not None,
         },
     )

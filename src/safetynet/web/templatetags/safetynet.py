@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
@@ -173,3 +174,14 @@ def age_years(birth_date, on=None) -> str:
     on = on or timezone.localdate()
     years = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
     return str(years)
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9])")
+
+
+@register.filter
+def mask_ids(text) -> str:
+    """Mask any ID number inside free text (explanations and messages from other contexts)."""
+    if text is None:
+        return ""
+    return _ID_IN_TEXT.sub(lambda m: masking.mask_id_number(m.group(1)), str(text))
