@@ -108,7 +108,9 @@ def naive_import(files: list[Path]) -> None:
     def code(vocab, v, default=""):
         return lookup(vocab).get(v.strip().lower(), default) if v else default
 
-    households, persons, incomes = (list(csv.DictReader(open(f, encoding="utf-8-sig"))) for f in files)
+    households, persons, incomes = (
+        list(csv.DictReader(open(f, encoding="utf-8-sig"))) for f in files
+    )
     with transaction.atomic():
         for row in households:
             h = Household(
@@ -124,7 +126,9 @@ def naive_import(files: list[Path]) -> None:
                 bank_account=row.get("bank_account", ""),
             )
             h.save()
-            audit.record(actor=None, action="create", obj=h, area_code=h.village_id, after=audit.snapshot(h))
+            audit.record(
+                actor=None, action="create", obj=h, area_code=h.village_id, after=audit.snapshot(h)
+            )
         for row in persons:
             check = validate(row["id_number"])
             h = Household.objects.get(household_id=row["household_id"])
@@ -140,7 +144,9 @@ def naive_import(files: list[Path]) -> None:
                 in_school=boolean(row.get("in_school", ""), False),
                 health=code("health", row.get("health", ""), "healthy"),
                 disability_type=code("disability_type", row.get("disability_type", "")),
-                disability_grade=int(row["disability_grade"]) if row.get("disability_grade") else None,
+                disability_grade=int(row["disability_grade"])
+                if row.get("disability_grade")
+                else None,
                 labour=code("labour", row["labour"]),
                 employment=code("employment", row.get("employment", ""), "none"),
                 work_months=int(row["work_months"]) if row.get("work_months") else 0,
@@ -151,13 +157,17 @@ def naive_import(files: list[Path]) -> None:
                 phone=row.get("phone", ""),
             )
             p.save()
-            audit.record(actor=None, action="create", obj=p, area_code=h.village_id, after=audit.snapshot(p))
+            audit.record(
+                actor=None, action="create", obj=p, area_code=h.village_id, after=audit.snapshot(p)
+            )
         for row in incomes:
             h = Household.objects.get(household_id=row["household_id"])
             values = {f: Decimal(row[f] or "0") for f in INCOME_FIELDS}
             i = Income(household=h, year=int(row["year"]), **values)
             i.save()
-            audit.record(actor=None, action="create", obj=i, area_code=h.village_id, after=audit.snapshot(i))
+            audit.record(
+                actor=None, action="create", obj=i, area_code=h.village_id, after=audit.snapshot(i)
+            )
 
 
 def run_worker(db: str, mode: str, data: Path, pg_url: str) -> dict:

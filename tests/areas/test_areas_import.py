@@ -63,7 +63,9 @@ def test_chinese_headers_in_xlsx(tmp_path, reference_areas):
 
 
 def test_county_rows_get_former_codes_from_gbt2260(tmp_path, db):
-    path = write(tmp_path, "code,name,parent_code\n36,江西省,\n3607,赣州市,36\n360704,赣县区,3607\n")
+    path = write(
+        tmp_path, "code,name,parent_code\n36,江西省,\n3607,赣州市,36\n360704,赣县区,3607\n"
+    )
     import_areas(path, actor=None)
     assert Area.objects.get(code="360704").former_code_list()[0] == "360721"
 
@@ -111,3 +113,26 @@ def test_malformed_area_files(tmp_path, reference_areas):
     with pytest.raises(FileRejected) as info:
         import_areas(path, actor=None)
     assert "UTF-8" in info.value.en
+
+
+def test_area_selectors_follow_the_scope(tmp_path, reference_areas):
+    from safetynet.accounts.models import User
+    from safetynet.areas.selectors import area_children, area_path, villages
+
+    import_areas(write(tmp_path, GOOD), actor=None)
+    assert [a.code for a in area_path("360703101001")] == [
+        "36",
+        "3607",
+        "360703",
+        "360703101",
+        "360703101001",
+    ]
+    admin = User.objects.create(username="admin", role="admin")
+    cadre = User.objects.create(username="cadre", role="village", area_id="360703101001")
+    assert [a.code for a in area_children(user=admin, code="360703101")] == [
+        "360703101001",
+        "360703101002",
+    ]
+    assert [a.code for a in area_children(user=cadre, code="360703101")] == ["360703101001"]
+    assert [a.code for a in villages(user=cadre)] == ["360703101001"]
+    assert len(villages(user=admin, under="360703")) == 3

@@ -32,8 +32,18 @@ def test_help_is_bilingual():
 def test_apply_and_show(users, households, engine):
     households("K001")
     engine.set("K001", dibao=(True, 640))
-    result = run("apply", "--household", "K001", "--programme", "dibao", "--accepted-on", "2024-09-27",
-                 "--source-case", "CASE-3", "--json")
+    result = run(
+        "apply",
+        "--household",
+        "K001",
+        "--programme",
+        "dibao",
+        "--accepted-on",
+        "2024-09-27",
+        "--source-case",
+        "CASE-3",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["assessment"]["dibao"]["monthly_amount"] == 640
@@ -41,8 +51,13 @@ def test_apply_and_show(users, households, engine):
     assert app_obj.source_case_id == "CASE-3"
     result = run("show", str(app_obj.pk), "--as-of", "2024-10-09", "--json")
     clocks = {c["step"]: c for c in json.loads(result.output)["clocks"]}
-    assert clocks["survey_start"]["due"] == "2024-10-08" and clocks["survey_start"]["state"] == "overdue"
-    result = run("apply", "--household", "K001", "--programme", "dibao", "--accepted-on", "2024-13-01")
+    assert (
+        clocks["survey_start"]["due"] == "2024-10-08"
+        and clocks["survey_start"]["state"] == "overdue"
+    )
+    result = run(
+        "apply", "--household", "K001", "--programme", "dibao", "--accepted-on", "2024-13-01"
+    )
     assert isinstance(result.exception, SafetyNetError) and "YYYY-MM-DD" in str(result.exception)
 
 
@@ -59,7 +74,9 @@ def test_rolls_from_the_command_line(users, households, engine, tmp_path):
     assert Roll.objects.get().locked
     refused = run("roll", "export", ref, "--user", "county", "--out", str(tmp_path))
     assert isinstance(refused.exception, PermissionDenied)
-    result = run("roll", "export", ref, "--user", "finance", "--format", "xlsx", "--out", str(tmp_path))
+    result = run(
+        "roll", "export", ref, "--user", "finance", "--format", "xlsx", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / f"roll_{COUNTY}_202406_v3.xlsx").exists()
     result = run("roll", "reconcile", ref, "--json")
@@ -81,15 +98,19 @@ def test_reviews_deaths_and_checks(users, households, engine):
     hh.people[1].save()
     assert "1 new death proposals" in run("deaths", "--as-of", "2024-07-01").output
     result = run("checks", "--as-of", "2024-12-01", "--json")
-    found = {(json.loads(x)["check"], json.loads(x)["household_id"]) for x in result.output.splitlines()}
+    found = {
+        (json.loads(x)["check"], json.loads(x)["household_id"]) for x in result.output.splitlines()
+    }
     assert ("Q-REVIEW", "K003") in found and ("Q-DEAD-PAID", "K003") in found
 
 
 def test_errors_are_printed_in_both_languages(users, households, engine, capsys, monkeypatch):
     from safetynet import cli
 
-    monkeypatch.setattr("sys.argv", ["safetynet", "assistance", "roll", "approve", "360827:2024-06",
-                                     "--user", "nobody"])
+    monkeypatch.setattr(
+        "sys.argv",
+        ["safetynet", "assistance", "roll", "approve", "360827:2024-06", "--user", "nobody"],
+    )
     with pytest.raises(SystemExit) as info:
         cli.main()
     assert info.value.code == 2

@@ -437,3 +437,24 @@ def test_other_county_rolls_are_separate(users, households, engine, enrolled):
         actor=users["other_county"], county_code=OTHER_COUNTY, month=JUNE, today=JUNE
     )
     assert list(RollLine.objects.filter(roll=roll).values_list("enrolment_id", flat=True)) == [e.pk]
+
+
+def test_registry_changes_after_the_last_amount_are_listed_for_recompute(users, engine, enrolled):
+    from safetynet.assistance import selectors
+    from safetynet.registry.models import Income
+
+    assert list(selectors.changed_since_last_amount(users["county"])) == []
+    income = Income.objects.get(household=enrolled["hh"]["b"])
+    income.wage += 1000
+    income.save()
+    assert list(selectors.changed_since_last_amount(users["county"])) == [enrolled["b"]]
+    assert list(selectors.changed_since_last_amount(users["village_2"])) == []
+    engine.set("R002", dibao=(True, 380), since=D(2024, 6, 1))
+    services.enrolment_recompute(
+        actor=users["county"],
+        enrolment_id=enrolled["b"].pk,
+        version=None,
+        as_of=D(2024, 6, 10),
+        reason="income",
+    )
+    assert list(selectors.changed_since_last_amount(users["county"])) == []

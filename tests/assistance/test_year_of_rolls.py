@@ -13,7 +13,7 @@ import pytest
 
 from safetynet.assistance import assessment, clocks, rolls, services
 from safetynet.assistance.assessment import programme_result
-from safetynet.assistance.models import ChangeProposal, CareAssessment, Enrolment, RollLine
+from safetynet.assistance.models import CareAssessment, ChangeProposal, Enrolment, RollLine
 
 D = dt.date
 pytestmark = pytest.mark.django_db
@@ -65,30 +65,59 @@ def _users(county: str):
 
 def _enrol(actor, engine, hid, programme, *, accepted_on, person=None):
     engine.prefetch([hid], accepted_on)
-    app = services.application_create(actor=actor, household_id=hid, programme=programme,
-                                      accepted_on=accepted_on, person_id_number=person)
-    app = services.survey_record(actor=actor, application_id=app.pk, version=app.version,
-                                 started_on=accepted_on, completed_on=accepted_on + dt.timedelta(days=1),
-                                 investigators=["甲", "乙"], family_signed=True)
-    app = services.check_record(actor=actor, application_id=app.pk, version=app.version,
-                                started_on=accepted_on + dt.timedelta(days=2), passed=True)
-    app = services.notice_start(actor=actor, application_id=app.pk, version=app.version,
-                                start=accepted_on + dt.timedelta(days=3))
+    app = services.application_create(
+        actor=actor,
+        household_id=hid,
+        programme=programme,
+        accepted_on=accepted_on,
+        person_id_number=person,
+    )
+    app = services.survey_record(
+        actor=actor,
+        application_id=app.pk,
+        version=app.version,
+        started_on=accepted_on,
+        completed_on=accepted_on + dt.timedelta(days=1),
+        investigators=["甲", "乙"],
+        family_signed=True,
+    )
+    app = services.check_record(
+        actor=actor,
+        application_id=app.pk,
+        version=app.version,
+        started_on=accepted_on + dt.timedelta(days=2),
+        passed=True,
+    )
+    app = services.notice_start(
+        actor=actor,
+        application_id=app.pk,
+        version=app.version,
+        start=accepted_on + dt.timedelta(days=3),
+    )
     engine.prefetch([hid], app.notice_end)
-    app = services.application_decide(actor=actor, application_id=app.pk, version=app.version,
-                                      decided_on=clocks.add_working_days(app.notice_end, 1), approve=True)
+    app = services.application_decide(
+        actor=actor,
+        application_id=app.pk,
+        version=app.version,
+        decided_on=clocks.add_working_days(app.notice_end, 1),
+        approve=True,
+    )
     return app.enrolment
 
 
 def _expected(county: str, month: dt.date, withheld: set[int]) -> dict[int, Decimal]:
     """What the rules give, as of the first day of the month, for every enrolment due."""
-    due = [e for e in rolls.due_enrolments(county, month).select_related("household", "person")
-           if e.pk not in withheld]
+    due = [
+        e
+        for e in rolls.due_enrolments(county, month).select_related("household", "person")
+        if e.pk not in withheld
+    ]
     results = assessment.assess_many([e.household.household_id for e in due], as_of=month)
     out = {}
     for e in due:
-        got = programme_result(results[e.household.household_id], e.programme,
-                               e.person.id_number if e.person else None)
+        got = programme_result(
+            results[e.household.household_id], e.programme, e.person.id_number if e.person else None
+        )
         assert got["eligible"], f"enrolment {e.pk} no longer eligible in {month}"
         out[e.pk] = got["amount"]
     return out
@@ -116,20 +145,31 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
     users = _users(county)
     actor = users["maker"]
     in_county = [h for h in hids if h.startswith(county)]
-    dibao_hids = [h for h in in_county if first[h]["dibao"]["eligible"]
-                  and not any(v["eligible"] for v in first[h]["tekun"].values())]
-    tekun_people = [(h, pid) for h in in_county for pid, v in first[h]["tekun"].items() if v["eligible"]]
+    dibao_hids = [
+        h
+        for h in in_county
+        if first[h]["dibao"]["eligible"]
+        and not any(v["eligible"] for v in first[h]["tekun"].values())
+    ]
+    tekun_people = [
+        (h, pid) for h in in_county for pid, v in first[h]["tekun"].items() if v["eligible"]
+    ]
     assert len(dibao_hids) >= 3, "the generated county needs a few dibao households"
     late_joiner = dibao_hids.pop()  # enrolled in October
 
     enrolments = [_enrol(actor, engine, h, "dibao", accepted_on=start) for h in dibao_hids]
-    enrolments += [_enrol(actor, engine, h, "tekun", accepted_on=start, person=pid)
-                   for h, pid in tekun_people[:2]]
+    enrolments += [
+        _enrol(actor, engine, h, "tekun", accepted_on=start, person=pid)
+        for h, pid in tekun_people[:2]
+    ]
     assert all(e.start_month == D(2024, 2, 1) for e in enrolments)
 
     income_hh = dibao_hids[0]
-    multi = [h for h in dibao_hids[1:] if Person.objects.filter(household__household_id=h,
-                                                                  status="active").count() >= 2]
+    multi = [
+        h
+        for h in dibao_hids[1:]
+        if Person.objects.filter(household__household_id=h, status="active").count() >= 2
+    ]
     death_hh = multi[0] if multi else None
     totals = {}
     withheld: set[int] = set()
@@ -139,18 +179,34 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
         if month == D(2024, 5, 1):
             # April: the first household's wage rose; the amount changes from May.
             Income.objects.filter(household__household_id=income_hh, year=2023).update(
-                wage=Income.objects.get(household__household_id=income_hh, year=2023).wage + 600)
+                wage=Income.objects.get(household__household_id=income_hh, year=2023).wage + 600
+            )
             e = Enrolment.objects.get(household__household_id=income_hh)
-            services.enrolment_recompute(actor=actor, enrolment_id=e.pk, version=e.version,
-                                         as_of=D(2024, 4, 10), reason="income")
+            services.enrolment_recompute(
+                actor=actor,
+                enrolment_id=e.pk,
+                version=e.version,
+                as_of=D(2024, 4, 10),
+                reason="income",
+            )
         if month == D(2024, 7, 1):
             # June: the county raises its dibao standard from July; every amount is recomputed.
-            parameter_override_create(actor=None, area_code=county, parameter="dibao.standard", value=720,
-                                      effective_from=D(2024, 7, 1), published_on=D(2024, 6, 20),
-                                      reason="县政府调整低保标准")
-            result = services.enrolments_recompute_many(actor=actor, as_of=D(2024, 7, 1),
-                                                        reason="parameters", county_code=county,
-                                                        effective_month=D(2024, 7, 1))
+            parameter_override_create(
+                actor=None,
+                area_code=county,
+                parameter="dibao.standard",
+                value=720,
+                effective_from=D(2024, 7, 1),
+                published_on=D(2024, 6, 20),
+                reason="县政府调整低保标准",
+            )
+            result = services.enrolments_recompute_many(
+                actor=actor,
+                as_of=D(2024, 7, 1),
+                reason="parameters",
+                county_code=county,
+                effective_month=D(2024, 7, 1),
+            )
             assert result["changed"] and not result["not_eligible"]
         if month == D(2024, 9, 1) and death_hh:
             # August: a member dies (registry status); detected when September's roll is made.
@@ -159,24 +215,35 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
             member.save()
             services.deaths_detect(actor=actor, as_of=D(2024, 8, 26), county_code=county)
             proposal = ChangeProposal.objects.get(person=member)
-            services.death_process(actor=actor, proposal_id=proposal.pk, version=proposal.version,
-                                   processed_on=D(2024, 8, 27))
+            services.death_process(
+                actor=actor,
+                proposal_id=proposal.pk,
+                version=proposal.version,
+                processed_on=D(2024, 8, 27),
+            )
         if month == D(2024, 11, 1):
-            enrolments.append(_enrol(actor, engine, late_joiner, "dibao", accepted_on=D(2024, 10, 8)))
+            enrolments.append(
+                _enrol(actor, engine, late_joiner, "dibao", accepted_on=D(2024, 10, 8))
+            )
         if month == D(2024, 12, 1) and tekun_people:
             # November: the tekun person can no longer dress, bathe, walk or use the toilet.
             hid, pid = tekun_people[0]
             items = dict.fromkeys(CareAssessment.ITEMS, False)
             items.update(dressing=True, bathing=True, walking_indoors=True, toilet=True)
-            services.care_assess(actor=actor, person_id_number=pid, assessed_on=D(2024, 11, 15), items=items)
+            services.care_assess(
+                actor=actor, person_id_number=pid, assessed_on=D(2024, 11, 15), items=items
+            )
 
         roll = rolls.roll_generate(actor=actor, county_code=county, month=month, today=month)
         roll = rolls.roll_check(actor=actor, roll_id=roll.pk, version=roll.version)
         roll = rolls.roll_approve(actor=users["checker"], roll_id=roll.pk, version=roll.version)
         assert roll.check_report["check"]["balanced"], month
         withheld = set(roll.check_report["generation"]["withheld"])
-        paid = dict(RollLine.objects.filter(roll=roll, kind__in=["dibao", "single", "tekun"])
-                    .values_list("enrolment_id", "amount"))
+        paid = dict(
+            RollLine.objects.filter(roll=roll, kind__in=["dibao", "single", "tekun"]).values_list(
+                "enrolment_id", "amount"
+            )
+        )
         assert paid == _expected(county, month, withheld), month
         totals[month] = roll.total_amount
 
@@ -193,4 +260,5 @@ def test_a_year_of_rolls_pays_what_the_rules_give(region, monkeypatch):
         # The survivors get a recomputed amount, or the enrolment stops if they no longer qualify.
         died = Enrolment.objects.get(household__household_id=death_hh)
         assert died.amounts.filter(reason="death").exists() or (
-            died.status == "stopped" and died.end_month == D(2024, 8, 1))
+            died.status == "stopped" and died.end_month == D(2024, 8, 1)
+        )

@@ -35,8 +35,15 @@ def persona_page(world, browser, browser_context_args, sign_in):
     contexts = []
 
     def open_as(username: str):
-        context = browser.new_context(**{**browser_context_args, "viewport": PHONE, "screen": PHONE,
-                                         "is_mobile": True, "has_touch": True})
+        context = browser.new_context(
+            **{
+                **browser_context_args,
+                "viewport": PHONE,
+                "screen": PHONE,
+                "is_mobile": True,
+                "has_touch": True,
+            }
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return sign_in(context.new_page(), username)
@@ -72,14 +79,24 @@ def test_dibao_application_from_entry_to_approval(world, persona_page, engine, b
 
     page = persona_page("township")
     page.goto(url)
-    _save_step(page, "survey", {"started_on": "2024-09-23", "completed_on": "2024-09-24",
-                                "investigators": "刘干事\n陈干事"}, checks=["family_signed"])
+    _save_step(
+        page,
+        "survey",
+        {
+            "started_on": "2024-09-23",
+            "completed_on": "2024-09-24",
+            "investigators": "刘干事\n陈干事",
+        },
+        checks=["family_signed"],
+    )
     page = persona_page("county")
     page.goto(url)
     _save_step(page, "check", {"started_on": "2024-09-27"})
     _save_step(page, "notice", {"start": "2024-09-29"})
     # The notice over National Day runs to 10-08: an earlier decision is refused.
-    expect(page.get_by_test_id("clocks").locator("[data-step=notice]")).to_contain_text("2024-10-08")
+    expect(page.get_by_test_id("clocks").locator("[data-step=notice]")).to_contain_text(
+        "2024-10-08"
+    )
     form = page.locator("#form-decision")
     form.locator("[name=decided_on]").fill("2024-10-08")
     form.locator("[name=approve]").select_option("1")
@@ -97,7 +114,9 @@ def test_dibao_application_from_entry_to_approval(world, persona_page, engine, b
     assert enrolment.start_month.isoformat() == "2024-11-01"
 
 
-def test_roll_generated_checked_approved_and_exported(world, persona_page, engine, tmp_path, base_url):
+def test_roll_generated_checked_approved_and_exported(
+    world, persona_page, engine, tmp_path, base_url
+):
     from safetynet.accounts.services import user_create
     from tests.assistance.conftest import approve
 
@@ -105,7 +124,9 @@ def test_roll_generated_checked_approved_and_exported(world, persona_page, engin
     household = world.households["A"]
     household.people = [world.persons["A"]]
     approve(users, engine, household, amount=520)
-    user_create(actor=None, username="county_b", password=PASSWORD, role="county", area_code="360827")
+    user_create(
+        actor=None, username="county_b", password=PASSWORD, role="county", area_code="360827"
+    )
 
     page = persona_page("county")
     page.goto(f"{base_url}/assistance/rolls/")
@@ -139,6 +160,8 @@ def test_roll_generated_checked_approved_and_exported(world, persona_page, engin
     download.save_as(target)
     text = target.read_text(encoding="utf-8-sig")
     assert household.bank_account in text and "520.00" in text
-    assert AuditEvent.objects.filter(action="export_bank_file", actor__username="finance").count() == 1
+    assert (
+        AuditEvent.objects.filter(action="export_bank_file", actor__username="finance").count() == 1
+    )
     roll = Roll.objects.get()
     assert roll.locked and RollLine.objects.filter(roll=roll).count() == 1

@@ -41,7 +41,10 @@ def write_region(out_dir: Path, households: int = 20, seed: int = 1, villages: i
             "village_code": [village_codes[i % villages] for i in range(households)],
             "address": [f"{i % 9 + 1}组{i}号" for i in range(households)],
             "registered_poor": np.where(registered, "Y", "N"),
-            "exit_year": [str(y) if r else "" for y, r in zip(rng.integers(2014, 2021, households), registered, strict=True)],
+            "exit_year": [
+                str(y) if r else ""
+                for y, r in zip(rng.integers(2014, 2021, households), registered, strict=True)
+            ],
             "relocated": np.where(rng.random(households) < 0.1, "Y", "N"),
             "housing_grade": rng.choice(["A", "B", "C", ""], households),
             "water_secure": np.where(rng.random(households) < 0.95, "Y", "N"),
@@ -65,7 +68,10 @@ def write_region(out_dir: Path, households: int = 20, seed: int = 1, villages: i
     while True:
         births = np.datetime64("1940-01-01") + days.astype("timedelta64[D]")
         date_text = np.datetime_as_string(births, unit="D")
-        prefixes = np.char.add(np.char.add(area, np.char.replace(date_text, "-", "")), np.char.zfill(seq.astype(str), 3))
+        prefixes = np.char.add(
+            np.char.add(area, np.char.replace(date_text, "-", "")),
+            np.char.zfill(seq.astype(str), 3),
+        )
         _, first_seen = np.unique(prefixes, return_index=True)
         clash = np.ones(n, dtype=bool)
         clash[first_seen] = False
@@ -101,7 +107,9 @@ def write_region(out_dir: Path, households: int = 20, seed: int = 1, villages: i
     )
     # Heads are living members.
     p = p.with_columns(
-        status=pl.when(pl.col("relation") == "head").then(pl.lit("active")).otherwise(pl.col("status"))
+        status=pl.when(pl.col("relation") == "head")
+        .then(pl.lit("active"))
+        .otherwise(pl.col("status"))
     )
     p.write_csv(out_dir / "persons.csv")
 
@@ -111,7 +119,9 @@ def write_region(out_dir: Path, households: int = 20, seed: int = 1, villages: i
             "household_id": [hid for hid in hids for _ in years],
             "year": [str(y) for _ in hids for y in years],
             **{
-                name: [f"{v / 100:.2f}" for v in rng.integers(0, 5_000_000, households * len(years))]
+                name: [
+                    f"{v / 100:.2f}" for v in rng.integers(0, 5_000_000, households * len(years))
+                ]
                 for name in (
                     "wage",
                     "business_income",

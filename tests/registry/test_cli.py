@@ -25,7 +25,9 @@ def test_id_validate_prints_one_json_object_per_number():
 
 
 def test_id_validate_reads_stdin():
-    result = runner.invoke(app, ["id", "validate", "-"], input="360721195001010018\n\n110105491231002\n")
+    result = runner.invoke(
+        app, ["id", "validate", "-"], input="360721195001010018\n\n110105491231002\n"
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2
     assert lines[0]["area_name"] == "赣县"
@@ -38,7 +40,9 @@ def test_import_and_export_commands(region, tmp_path):
     assert result.exit_code != 0
     assert "persons.errors.csv" in result.stdout
     assert Household.objects.count() == 0
-    result = runner.invoke(app, ["import", "registry", "--valid-only", "--json", *map(str, files(region))])
+    result = runner.invoke(
+        app, ["import", "registry", "--valid-only", "--json", *map(str, files(region))]
+    )
     assert result.exit_code == 0, result.stdout
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["imported"] and payload["errors"] >= 1

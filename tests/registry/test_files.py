@@ -145,7 +145,7 @@ def test_xlsx_import_with_excel_dates_and_numbers(region):
 
 
 def test_xlsx_formula_cell_is_named(region):
-    path = workbook(region, region / "registry.xlsx", formula="=CONCAT(\"a\",\"b\")")
+    path = workbook(region, region / "registry.xlsx", formula='=CONCAT("a","b")')
     error = rejected([path], "persons!C3", "formula")
     assert "公式" in error.zh
 
@@ -201,7 +201,13 @@ def test_chinese_and_xlsx_exports_read_back(region, tmp_path):
     import_registry(files(region), actor=None)
     zh = export_registry(tmp_path / "zh", actor=None, chinese=True)
     headers, rows = read_rows(zh[1])
-    assert headers[0] == "身份证号" and rows[0][headers.index("与户主关系")] in ("户主", "配偶", "子女", "父母", "孙子女")
+    assert headers[0] == "身份证号" and rows[0][headers.index("与户主关系")] in (
+        "户主",
+        "配偶",
+        "子女",
+        "父母",
+        "孙子女",
+    )
     book = export_registry(tmp_path / "x", actor=None, xlsx=True)
     assert book[0].name == "registry.xlsx"
     for paths in (zh, book):

@@ -29,7 +29,11 @@ def officer(loaded):
 def test_household_update_with_version_and_audit(loaded, officer):
     h = Household.objects.order_by("household_id").first()
     updated = household_update(
-        actor=officer, household=h, expected_version=1, address="新地址", housing_grade="D级(整栋危房)"
+        actor=officer,
+        household=h,
+        expected_version=1,
+        address="新地址",
+        housing_grade="D级(整栋危房)",
     )
     assert updated.version == 2 and updated.housing_grade == "D"
     event = AuditEvent.objects.filter(action="update", object_type="registry.household").get()
@@ -47,14 +51,20 @@ def test_household_update_with_version_and_audit(loaded, officer):
 def test_household_update_validates(loaded, officer):
     h = Household.objects.order_by("household_id").first()
     with pytest.raises(ValidationFailed) as info:
-        household_update(actor=officer, household=h, expected_version=1, phone="123", water_secure="?")
+        household_update(
+            actor=officer, household=h, expected_version=1, phone="123", water_secure="?"
+        )
     assert set(info.value.details["errors"]) == {"phone", "water_secure"}
     with pytest.raises(ValidationFailed):
-        household_update(actor=officer, household=h, expected_version=1, village_code="360703101999")
+        household_update(
+            actor=officer, household=h, expected_version=1, village_code="360703101999"
+        )
     with pytest.raises(ValidationFailed):
         household_update(actor=officer, household=h, expected_version=1, version=9)
     with pytest.raises(ValidationFailed):
-        household_update(actor=officer, household=h, expected_version=1, registered_poor=True, exit_year=None)
+        household_update(
+            actor=officer, household=h, expected_version=1, registered_poor=True, exit_year=None
+        )
     assert Household.objects.get(pk=h.pk).version == 1
 
 
@@ -68,7 +78,11 @@ def test_person_update_checks_and_audits(loaded, officer):
     with pytest.raises(ValidationFailed):
         person_update(actor=officer, person=person, expected_version=1, disability_grade=2)
     updated = person_update(
-        actor=officer, person=person, expected_version=1, disability_type="肢体", disability_grade="2"
+        actor=officer,
+        person=person,
+        expected_version=1,
+        disability_type="肢体",
+        disability_grade="2",
     )
     assert updated.version == 2 and updated.disability_type == "physical"
     event = AuditEvent.objects.get(action="update", object_type="registry.person")
@@ -83,10 +97,15 @@ def test_person_id_number_change(loaded, officer):
     with pytest.raises(ValidationFailed):
         person_update(actor=officer, person=person, expected_version=1, id_number=other.id_number)
     with pytest.raises(ValidationFailed):
-        person_update(actor=officer, person=person, expected_version=1, id_number="360703199001010010")
+        person_update(
+            actor=officer, person=person, expected_version=1, id_number="360703199001010010"
+        )
     first17 = "36078219900101002"
     updated = person_update(
-        actor=officer, person=person, expected_version=1, id_number=first17.lower() + check_char(first17)
+        actor=officer,
+        person=person,
+        expected_version=1,
+        id_number=first17.lower() + check_char(first17),
     )
     assert updated.id_number == first17 + check_char(first17)
     assert updated.sex == "F" and str(updated.birth_date) == "1990-01-01"
@@ -114,7 +133,9 @@ def test_head_rules_and_change_head(loaded, officer):
     assert Person.objects.filter(household=household, relation="head").count() == 1
     # A head who dies may leave the household without a head (Q-HEAD reports it).
     new_head = Person.objects.get(pk=member.pk)
-    person_update(actor=officer, person=new_head, expected_version=new_head.version, status="deceased")
+    person_update(
+        actor=officer, person=new_head, expected_version=new_head.version, status="deceased"
+    )
 
 
 def test_search_by_household_name_and_id(loaded, officer):
@@ -122,7 +143,9 @@ def test_search_by_household_name_and_id(loaded, officer):
     hid = person.household.household_id
     assert [h.household_id for h in household_search(user=officer, q=hid)] == [hid]
     assert hid in [h.household_id for h in household_search(user=officer, q=person.name)]
-    assert [h.household_id for h in household_search(user=officer, q=person.id_number.lower())] == [hid]
+    assert [h.household_id for h in household_search(user=officer, q=person.id_number.lower())] == [
+        hid
+    ]
     assert list(household_search(user=officer, q="")) == []
     assert len(household_search(user=officer, q="H00")) == 12
 
@@ -139,7 +162,13 @@ def test_search_and_profile_stay_in_scope(loaded, officer):
     profile = household_profile(user=cadre, household_id=mine.household_id)
     assert profile["household"] == mine
     assert profile["members"][0].relation == "head"
-    assert [c for c, _ in profile["area_path"]] == ["36", "3607", "360703", "360703101", mine.village_id]
+    assert [c for c, _ in profile["area_path"]] == [
+        "36",
+        "3607",
+        "360703",
+        "360703101",
+        mine.village_id,
+    ]
     assert [i.year for i in profile["incomes"]] == [2025, 2024]
     with pytest.raises(NotFound):
         household_profile(user=cadre, household_id=theirs.household_id)

@@ -77,6 +77,8 @@ def test_navigation_comes_from_the_registry_and_respects_roles(client_for):
 
 @pytest.mark.django_db
 def test_search_by_household_id_id_number_and_name(world, client_for):
+    from safetynet.registry.models import Household
+
     client = client_for("county")
     head = world.persons["A"]
     for q in (HID_A, HID_A[:10], head.id_number, head.id_number.lower(), "张三", "小明"):
@@ -84,6 +86,12 @@ def test_search_by_household_id_id_number_and_name(world, client_for):
         assert f'data-household="{HID_A}"' in page, q
     by_given_name = client.get("/households/", {"q": "小明"}).content.decode()
     assert by_given_name.count("data-household=") == 4  # every child in the county is 某小明
+    numeric = Household.objects.create(household_id="36082710100100001", village_id="360827101001")
+    page = client.get("/households/", {"q": "360827101001000"}).content.decode()  # 15 digits
+    assert f'data-household="{numeric.household_id}"' in page
+    legacy = head.id_number[:6] + head.id_number[8:17]  # the 15-digit form of a 19xx birth
+    page = client.get("/households/", {"q": legacy}).content.decode()
+    assert f'data-household="{HID_A}"' in page
     none = client.get("/households/", {"q": "不存在的人"}).content.decode()
     assert 'data-testid="no-results"' in none
 
@@ -300,3 +308,12 @@ def test_user_pages_are_for_administrators_only(world, client_for):
         AuditEvent.objects.filter(object_type="accounts.user", object_id=str(cadre2.pk)).count()
         == 2
     )
+
+
+@pytest.mark.django_db
+def test_assess_runs_the_real_rule_engine(world, client_for):
+    page = client_for("village").post(f"/households/{HID_A}/assess/").content.decode()
+    assert 'data-testid="assess-card"' in page and 'data-testid="assess-error"' not in page
+    assert "家庭纯收入" in page and "依据" in page  # measures and explained rules, in Chinese
+    for member in ("A", "A-child"):
+        assert world.persons[member].id_number not in page

@@ -12,6 +12,7 @@ runs each query once over the whole area.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -26,6 +27,8 @@ from safetynet.core.masking import mask_id_number
 from . import clocks, evidence
 from .models import Application, ChangeProposal, EnrolmentMember, RollLine
 from .parameters import params_for_areas
+
+log = logging.getLogger(__name__)
 
 CHECK_IDS = [
     "Q-DEAD-PAID",
@@ -279,7 +282,11 @@ def latest_screen_eligibility(as_of: dt.date) -> pa.Table | None:
     if run is None:
         return None
     path = Path(run.results_path)
-    candidates = [path] if path.suffix == ".parquet" else sorted(path.glob("eligibility*.parquet"))
+    if path.suffix == ".parquet":
+        candidates = [path]
+    else:
+        names = ("households.parquet", "eligibility.parquet")
+        candidates = [path / n for n in names if (path / n).exists()]
     if not candidates:
         return None
     import pyarrow.parquet as pq
@@ -290,13 +297,29 @@ def latest_screen_eligibility(as_of: dt.date) -> pa.Table | None:
     return _eligibility_table(table)
 
 
-def _assessed_eligibility(household_ids: set[str], as_of: dt.date) -> pa.Table:
-    """Slow path for small areas without a screen run: assess the enrolled households one by one."""
+ASSESS_FALLBACK_LIMIT = 5000
+
+
+def _assessed_eligibility(household_ids: set[str], as_of: dt.date) -> pa.Table | None:
+    """Fallback without a screen run: assess the enrolled dibao households in one engine run.
+
+    Building each household's input costs a few queries, so beyond ASSESS_FALLBACK_LIMIT
+    households the eligibility checks are left to the screen (which can pass its own results
+    as `eligibility=`) rather than stalling a region-wide run; the log says so.
+    """
     from . import assessment
 
+    if len(household_ids) > ASSESS_FALLBACK_LIMIT:
+        log.warning(
+            "no screen results for %s and %d enrolled dibao households: Q-WRONG-DIBAO and "
+            "Q-AMOUNT not evaluated (pass eligibility= or run a screen first)",
+            as_of,
+            len(household_ids),
+        )
+        return None
+    results = assessment.assess_many(sorted(household_ids), as_of=as_of)
     rows = []
-    for hid in sorted(household_ids):
-        result = assessment.assess(hid, as_of=as_of)
+    for hid, result in results.items():
         block = result.get("dibao") or {}
         rows.append(
             {
@@ -374,7 +397,10 @@ def run_checks(
                 )
                 table = _assessed_eligibility({h[0] for h in enrolled}, as_of)
                 wanted = [c for c in wanted if c != "Q-OMIT-DIBAO"]
-            con.register("eligibility", table)
+                if table is None:
+                    wanted = [c for c in wanted if c not in ELIGIBILITY_CHECKS]
+            if table is not None:
+                con.register("eligibility", table)
 
         findings: list[dict] = []
         cat = catalogue()

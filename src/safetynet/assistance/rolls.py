@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -185,63 +185,68 @@ def roll_generate(
     return roll
 
 
-def _build_lines(roll: Roll) -> tuple[list[RollLine], dict]:
+REGULAR_LINES_SQL = """
+INSERT INTO {line} (roll_id, kind, enrolment_id, household_id, person_id, village_code,
+                    payee_name, account, amount, note, override_id)
+SELECT roll_id, kind, enrolment_id, household_id, person_id, village_code, payee_name, account,
+       amount, note, override_id
+FROM (
+    SELECT %s AS roll_id, e.programme AS kind, e.id AS enrolment_id, e.household_id,
+           e.person_id, e.village_code,
+           COALESCE(p.name, (SELECT h.name FROM {person} h
+                             WHERE h.household_id = e.household_id AND h.relation = 'head'
+                             ORDER BY h.id LIMIT 1), '') AS payee_name,
+           COALESCE(hh.bank_account, '') AS account,
+           (SELECT ap.monthly_amount FROM {period} ap
+            WHERE ap.enrolment_id = e.id AND ap.from_month <= %s
+            ORDER BY ap.from_month DESC, ap.id DESC LIMIT 1) AS amount,
+           '' AS note, o.id AS override_id
+    FROM {enrolment} e
+    JOIN {household} hh ON hh.id = e.household_id
+    LEFT JOIN {person} p ON p.id = e.person_id
+    LEFT JOIN {override} o ON o.enrolment_id = e.id AND o.month = %s
+    WHERE e.county_code = %s AND e.start_month <= %s
+      AND (e.end_month IS NULL OR e.end_month >= %s)
+) due
+WHERE amount > 0
+"""
+
+
+def _insert_regular_lines(roll: Roll) -> dict:
+    """One INSERT ... SELECT for every enrolment due in the month, with the amount in force;
+    then the lines of enrolments whose people all died before the month (and have no
+    override) come out again, while the roll is still a draft."""
     county, month = roll.county_code, roll.month
     withheld = death_withheld(county, month)
-    overrides = dict(
+    overrides = set(
         PaymentOverride.objects.filter(enrolment__county_code=county, month=month).values_list(
-            "enrolment_id", "id"
+            "enrolment_id", flat=True
         )
     )
+    sql = REGULAR_LINES_SQL.format(
+        line=RollLine._meta.db_table,
+        person=Person._meta.db_table,
+        period=AmountPeriod._meta.db_table,
+        enrolment=Enrolment._meta.db_table,
+        household=Household._meta.db_table,
+        override=PaymentOverride._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [roll.pk, month, month, county, month, month])
+    held = sorted(withheld - overrides)
+    for start in range(0, len(held), 5000):
+        RollLine.objects.filter(roll=roll, enrolment_id__in=held[start : start + 5000]).delete()
+    return {"withheld": held, "overridden": sorted(withheld & overrides)}
+
+
+def _build_lines(roll: Roll) -> tuple[list[RollLine], dict]:
+    """Regular lines go in by SQL; the few one-off lines are built here."""
+    county, month = roll.county_code, roll.month
+    report = _insert_regular_lines(roll)
     head_name = Person.objects.filter(household=OuterRef("household_id"), relation="head").values(
         "name"
     )[:1]
-    rows = (
-        due_enrolments(county, month)
-        .annotate(head=Subquery(head_name))
-        .values_list(
-            "id",
-            "programme",
-            "household_id",
-            "person_id",
-            "person__name",
-            "village_code",
-            "household__bank_account",
-            "amount",
-            "head",
-        )
-        .order_by("village_code", "id")
-    )
     lines: list[RollLine] = []
-    held: list[int] = []
-    overridden: list[int] = []
-    for eid, programme, hh, person, person_name, village, account, amount, head in rows.iterator(
-        chunk_size=5000
-    ):
-        override = None
-        if eid in withheld:
-            override = overrides.get(eid)
-            if override is None:
-                held.append(eid)
-                continue
-            overridden.append(eid)
-        if amount is None or amount <= 0:
-            continue
-        lines.append(
-            RollLine(
-                roll=roll,
-                kind=programme,
-                enrolment_id=eid,
-                household_id=hh,
-                person_id=person,
-                village_code=village,
-                payee_name=(person_name if person else head) or "",
-                account=account or "",
-                amount=amount,
-                override_id=override,
-            )
-        )
-
     temporary = (
         Application.objects.filter(
             county_code=county,
@@ -342,7 +347,6 @@ def _build_lines(roll: Roll) -> tuple[list[RollLine], dict]:
                 note=f"{paid_month:%Y-%m} 发放失败重发 / reissue",
             )
         )
-    report = {"withheld": sorted(held), "overridden": sorted(overridden)}
     return lines, report
 
 

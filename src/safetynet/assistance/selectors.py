@@ -101,6 +101,41 @@ def enrolment_for_household(user, household_id: str) -> list[Enrolment]:
     )
 
 
+def changed_since_last_amount(user, *, area_code: str = "") -> QuerySet:
+    """Enrolments whose household, members or incomes changed in the registry after their
+    latest amount period: candidates for a recompute (members, income)."""
+    from django.db.models import Exists, F
+
+    from safetynet.registry.models import Income, Person
+
+    last = (
+        AmountPeriod.objects.filter(enrolment=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    qs = (
+        _scope(user, Enrolment.objects.select_related("household", "person"))
+        .exclude(status="stopped")
+        .annotate(last_amount_at=Subquery(last))
+        .filter(
+            Q(household__updated_at__gt=F("last_amount_at"))
+            | Exists(
+                Person.objects.filter(
+                    household=OuterRef("household"), updated_at__gt=OuterRef("last_amount_at")
+                )
+            )
+            | Exists(
+                Income.objects.filter(
+                    household=OuterRef("household"), updated_at__gt=OuterRef("last_amount_at")
+                )
+            )
+        )
+    )
+    if area_code:
+        qs = qs.filter(village_code__startswith=area_code)
+    return qs.order_by("village_code", "id")
+
+
 def reviews_due(user, *, as_of: dt.date, within_days: int = 0, area_code: str = "") -> QuerySet:
     """Enrolments whose review date is past (or within `within_days` of `as_of`)."""
     limit = as_of + dt.timedelta(days=within_days)

@@ -73,6 +73,7 @@ def index(request):
         "reviews_due": selectors.reviews_due(user, as_of=today).count(),
         "open_deaths": selectors.open_proposals(user).count(),
         "separate": selectors.separate_register(user).count(),
+        "changed": list(selectors.changed_since_last_amount(user)[:20]),
         "recent_rolls": list(selectors.rolls(user)[:6]),
     }
     return render(request, "assistance/index.html", context)

@@ -424,7 +424,7 @@ def generate_population(
     labour[y75 & (severe | (health == 2))] = 2
 
     # --- work ------------------------------------------------------------------------
-    can_work = (age >= 16) & (age <= 64) & ~in_school & (labour <= 1) & (status != 2)
+    can_work = (age >= 16) & (age <= 64) & ~in_school & (labour <= 1) & (status == 0)
     boost = np.clip(1 + 0.15 * pe, 0.5, 1.5)
     p_mig = (
         np.select(

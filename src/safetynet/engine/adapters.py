@@ -218,6 +218,7 @@ class SparkBackend:
                     SparkSession.builder.master(master or "local[1]")
                     .appName("safetynet-engine")
                     .config("spark.ui.enabled", "false")
+                    .config("spark.ui.showConsoleProgress", "false")
                     .config("spark.sql.shuffle.partitions", "2")
                     .config("spark.sql.session.timeZone", "UTC")
                     .config("spark.sql.ansi.enabled", "true")

@@ -151,35 +151,32 @@ def _household_level(kind: str) -> bool:
     return KINDS[kind].household_level
 
 
-def _normalise_ids(con) -> None:
-    """ids(id_raw, norm, valid, id_birth, id_sex) for every distinct non-canonical number.
+def _normalise_ids(con, source: str) -> None:
+    """`ids(id_raw, norm)` for every distinct non-canonical number of the records.
 
     Canonical numbers (17 digits + digit/X) are their own normal form and need no Python; the
     rest (15-digit, lower-case x, spaces, garbage) go through `idnumber.validate_many` once each.
     """
     raw = con.execute(
-        "SELECT DISTINCT id_raw FROM recs WHERE id_raw IS NOT NULL AND canon IS NULL"
+        f"SELECT DISTINCT id_raw FROM ({source}) WHERE id_raw IS NOT NULL "
+        "AND NOT regexp_full_match(id_raw, '[0-9]{17}[0-9X]')"
     ).fetchall()
     values = [r[0] for r in raw]
-    checked = idnumber.validate_many(values) if values else None
-    if checked is None or checked.height == 0:
-        table = pa.table(
-            {
-                "id_raw": pa.array([], pa.string()),
-                "norm": pa.array([], pa.string()),
-            }
+    if values:
+        table = (
+            idnumber.validate_many(values)
+            .select(pl.col("input").alias("id_raw"), pl.col("normalized").alias("norm"))
+            .to_arrow()
         )
     else:
-        table = checked.select(
-            pl.col("input").alias("id_raw"), pl.col("normalized").alias("norm")
-        ).to_arrow()
+        table = pa.table({"id_raw": pa.array([], pa.string()), "norm": pa.array([], pa.string())})
     con.register("ids_arrow", table)
     con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT * FROM ids_arrow")
     con.unregister("ids_arrow")
 
 
 def _id_facts(con) -> None:
-    """Validity, birth date and sex read from the number of records not linked exactly."""
+    """Validity, birth date and sex read from the numbers of records not linked exactly."""
     raw = con.execute("SELECT DISTINCT id_raw FROM rest WHERE id_raw IS NOT NULL").fetchall()
     values = [r[0] for r in raw]
     if values:
@@ -227,6 +224,12 @@ class _Clock:
         return self.timings
 
 
+EMPTY_PAIRS = (
+    "SELECT CAST(NULL AS BIGINT) rid, CAST(NULL AS BIGINT) pid, CAST(NULL AS DOUBLE) score, "
+    "CAST(NULL AS DOUBLE) any_score WHERE false"
+)
+
+
 def link(
     batches: list[BatchRef],
     *,
@@ -247,43 +250,13 @@ def link(
     con = lake.connect()
     try:
         clock.step("prepare")
-        _prepare(con, batches, registry, decisions)
-        result.records = con.execute("SELECT count(*) FROM recs").fetchall()[0][0]
+        _prepare(con, registry, decisions)
         clock.step("exact")
-        _normalise_ids(con)
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE st_exact AS
-            WITH n AS (
-                SELECT r.rid, r.kind, r.department, r.record_id,
-                       coalesce(r.canon, i.norm) AS norm
-                FROM recs r LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
-            )
-            SELECT n.rid, g.pid FROM n JOIN reg g ON g.id_number = n.norm
-            ANTI JOIN rejected x ON x.kind = n.kind AND x.department = n.department
-                 AND x.record_id = n.record_id AND x.id_number = g.id_number
-            """
-        )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE rest AS
-            SELECT r.*, i.norm AS norm FROM recs r
-            LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
-            ANTI JOIN st_exact e ON e.rid = r.rid
-            """
-        )
-        con.execute("UPDATE rest SET norm = canon WHERE canon IS NOT NULL")
-        # Exact pairs are labelled training pairs for the probabilistic model (a sample).
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE labelled AS
-            SELECT r.*, e.pid FROM recs r JOIN st_exact e USING (rid)
-            ORDER BY hash(r.rid) LIMIT {model.MAX_LABELS}
-            """
-        )
-        _id_facts(con)
+        _exact(con, batches)
+        result.records = con.execute("SELECT count(*) FROM base").fetchall()[0][0]
         rest = con.execute("SELECT count(*) FROM rest").fetchall()[0][0]
         if rest:
+            _id_facts(con)
             clock.step("pinyin")
             _add_pinyin(con)
             clock.step("typo")
@@ -294,11 +267,7 @@ def link(
             )
         else:
             for name in ("st_typo", "st_prob"):
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                    "SELECT CAST(NULL AS BIGINT) rid, CAST(NULL AS BIGINT) pid, "
-                    "CAST(NULL AS DOUBLE) score, CAST(NULL AS DOUBLE) any_score WHERE false"
-                )
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {EMPTY_PAIRS}")
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE prob_input AS "
                 "SELECT CAST(NULL AS BIGINT) rid, false AS id_conflict WHERE false"
@@ -316,7 +285,7 @@ def link(
     return result
 
 
-def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) -> None:
+def _prepare(con, registry: RegistryTables, decisions) -> None:
     con.register("reg_arrow", registry.persons)
     con.execute(
         f"""
@@ -331,17 +300,6 @@ def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) 
     con.register("hh_arrow", registry.households)
     con.execute("CREATE OR REPLACE TEMP TABLE reg_hh AS SELECT * FROM hh_arrow")
     con.unregister("hh_arrow")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE recs AS
-        SELECT CAST(row_number() OVER () AS BIGINT) AS rid, kind, batch_id, department,
-               record_id, id_raw,
-               CASE WHEN regexp_full_match(id_raw, '[0-9]{{17}}[0-9X]') THEN id_raw END AS canon,
-               {clean_name_sql("name")} AS name, birth_date, sex, village_code, hh_given
-        FROM (SELECT * REPLACE (NULLIF(trim(id_raw), '') AS id_raw)
-              FROM ({_records_union(batches)}))
-        """
-    )
     if decisions is None or decisions.num_rows == 0:
         decisions = DECISION_SCHEMA.empty_table()
     con.register("dec_arrow", decisions)
@@ -354,9 +312,58 @@ def _prepare(con, batches: list[BatchRef], registry: RegistryTables, decisions) 
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE confirmed AS
-        SELECT kind, department, record_id,
-               arg_max(id_number, decided_at) AS id_number
-        FROM decisions WHERE decision = 'confirm' GROUP BY ALL
+        SELECT c.kind, c.department, c.record_id, c.id_number, g.household_id, g.village_code
+        FROM (SELECT kind, department, record_id, arg_max(id_number, decided_at) AS id_number
+              FROM decisions WHERE decision = 'confirm' GROUP BY ALL) c
+        LEFT JOIN reg g ON g.id_number = c.id_number
+        """
+    )
+
+
+def _exact(con, batches: list[BatchRef]) -> None:
+    """`base`: every record with its normalised number and the person it names, if any.
+
+    One pass over the records and one hash join with the registry; everything after works on
+    `rest`, the (few) records the exact step could not place.
+    """
+    source = _records_union(batches)
+    _normalise_ids(con, source)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE base AS
+        WITH r AS (
+            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, kind, batch_id, department,
+                   record_id, NULLIF(trim(id_raw), '') AS id_raw,
+                   {clean_name_sql("name")} AS name, birth_date, sex, village_code, hh_given
+            FROM ({source})
+        ),
+        n AS (
+            SELECT r.*, CASE WHEN regexp_full_match(r.id_raw, '[0-9]{{17}}[0-9X]')
+                             THEN r.id_raw ELSE i.norm END AS norm
+            FROM r LEFT JOIN ids i ON i.id_raw = r.id_raw
+        )
+        SELECT n.*, g.pid, g.household_id AS exact_hh, g.village_code AS exact_village
+        FROM n LEFT JOIN reg g ON g.id_number = n.norm
+        """
+    )
+    if con.execute("SELECT count(*) FROM rejected").fetchall()[0][0]:
+        con.execute(
+            """
+            UPDATE base SET pid = NULL, exact_hh = NULL, exact_village = NULL
+            FROM rejected x
+            WHERE x.kind = base.kind AND x.department = base.department
+              AND x.record_id = base.record_id AND x.id_number = base.norm
+            """
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rest AS "
+        "SELECT * EXCLUDE (pid, exact_hh, exact_village) FROM base WHERE pid IS NULL"
+    )
+    # Exact pairs are labelled training pairs for the probabilistic model (a sample).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE labelled AS
+        SELECT * FROM base WHERE pid IS NOT NULL ORDER BY hash(rid) LIMIT {model.MAX_LABELS}
         """
     )
 
@@ -581,13 +588,16 @@ def _probabilistic(
 
 
 def _assemble(con, *, accept: float, review: float) -> None:
-    """One link row per record: exact, else typo, else probabilistic; decisions on top."""
+    """One link row per record: exact, else typo, else probabilistic; decisions on top.
+
+    The exact person travels with `base`; only the few other records are joined with their
+    picks and candidates, and decisions are small tables joined last.
+    """
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE chosen AS
+        CREATE OR REPLACE TEMP TABLE picks AS
         WITH typo_ranked AS (
-            SELECT rid, pid, score, count(*) OVER (PARTITION BY rid) AS n
-            FROM st_typo
+            SELECT rid, pid, score, count(*) OVER (PARTITION BY rid) AS n FROM st_typo
         ),
         prob_ranked AS (
             SELECT rid, pid, score, any_score,
@@ -595,19 +605,18 @@ def _assemble(con, *, accept: float, review: float) -> None:
             FROM st_prob
         ),
         cands AS (
-            SELECT rid, list(struct_pack(id_number := g.id_number, score := c.score)
-                             ORDER BY c.score DESC, g.id_number)[1:{MAX_CANDIDATES}] AS candidates
+            SELECT c.rid,
+                   list(struct_pack(id_number := g.id_number, score := c.score)
+                        ORDER BY c.score DESC, g.id_number)[1:{MAX_CANDIDATES}] AS candidates,
+                   arg_max(g.village_code, c.score) AS top_village
             FROM (SELECT rid, pid, score FROM typo_ranked WHERE n > 1
                   UNION ALL SELECT rid, pid, score FROM prob_ranked) c
             JOIN reg g USING (pid)
-            GROUP BY rid
+            GROUP BY c.rid
         ),
-        picks AS (
-            SELECT rid, pid, 'exact' AS method, 1.0 AS score, 'linked' AS status,
-                   false AS to_confirm
-            FROM st_exact
-            UNION ALL
-            SELECT rid, pid, 'typo', score, 'linked', true FROM typo_ranked WHERE n = 1
+        chosen AS (
+            SELECT rid, pid, 'typo' AS method, score, 'linked' AS status, true AS to_confirm
+            FROM typo_ranked WHERE n = 1
             UNION ALL
             SELECT rid, NULL, 'typo', max(score), 'review', false
             FROM typo_ranked WHERE n > 1 GROUP BY rid
@@ -620,71 +629,75 @@ def _assemble(con, *, accept: float, review: float) -> None:
                    false
             FROM prob_ranked p JOIN prob_input i USING (rid) WHERE p.rank = 1
         )
-        SELECT r.rid, r.kind, r.batch_id, r.department, r.record_id,
-               coalesce(r.canon, i.norm) AS norm,
-               coalesce(top.village_code, r.village_code) AS village_code,
-               r.hh_given, k.pid, k.method, k.score, coalesce(k.status, 'unlinked') AS status,
-               coalesce(k.to_confirm, false) AS to_confirm, c.candidates
-        FROM recs r LEFT JOIN ids i ON r.canon IS NULL AND i.id_raw = r.id_raw
-        LEFT JOIN picks k USING (rid) LEFT JOIN cands c USING (rid)
-        LEFT JOIN reg top ON top.id_number = c.candidates[1].id_number
+        SELECT k.rid, k.method, k.score, k.status, k.to_confirm, c.candidates, c.top_village,
+               g.id_number AS pick_id, g.household_id AS pick_hh, g.village_code AS pick_village
+        FROM chosen k
+        LEFT JOIN cands c USING (rid)
+        LEFT JOIN (SELECT pid, id_number, household_id, village_code FROM reg
+                   WHERE pid IN (SELECT pid FROM chosen)) g USING (pid)
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE links AS
-        WITH base AS (
-            SELECT ch.*, g.id_number AS linked_id, g.household_id AS person_hh,
-                   g.village_code AS person_village,
-                   cf.id_number AS confirmed_id,
-                   rj.record_id IS NOT NULL AS any_rejected
-            FROM chosen ch
-            LEFT JOIN reg g ON g.pid = ch.pid
+        WITH b AS (
+            SELECT b.rid, b.kind, b.batch_id, b.department, b.record_id, b.norm,
+                   b.village_code, b.hh_given,
+                   CASE WHEN b.pid IS NOT NULL THEN b.norm ELSE k.pick_id END AS linked_id,
+                   CASE WHEN b.pid IS NOT NULL THEN b.exact_hh ELSE k.pick_hh END AS linked_hh,
+                   CASE WHEN b.pid IS NOT NULL THEN b.exact_village ELSE k.pick_village END
+                       AS linked_village,
+                   CASE WHEN b.pid IS NOT NULL THEN 'exact' ELSE k.method END AS method,
+                   CASE WHEN b.pid IS NOT NULL THEN 1.0 ELSE k.score END AS score,
+                   CASE WHEN b.pid IS NOT NULL THEN 'linked'
+                        ELSE coalesce(k.status, 'unlinked') END AS status,
+                   coalesce(k.to_confirm, false) AS to_confirm,
+                   k.candidates, k.top_village
+            FROM base b LEFT JOIN picks k USING (rid)
+        ),
+        d AS (
+            SELECT b.*, cf.id_number AS conf_id, cf.household_id AS conf_hh,
+                   cf.village_code AS conf_village, rj.record_id IS NOT NULL AS any_rejected,
+                   h.household_id AS given_hh, h.village_code AS given_village
+            FROM b
+            LEFT JOIN confirmed cf ON cf.kind = b.kind AND cf.department = b.department
+                 AND cf.record_id = b.record_id
             LEFT JOIN (SELECT DISTINCT kind, department, record_id FROM rejected) rj
-                 ON rj.kind = ch.kind AND rj.department = ch.department
-                 AND rj.record_id = ch.record_id
-            LEFT JOIN confirmed cf ON cf.kind = ch.kind AND cf.department = ch.department
-                 AND cf.record_id = ch.record_id
+                 ON rj.kind = b.kind AND rj.department = b.department
+                 AND rj.record_id = b.record_id
+            LEFT JOIN reg_hh h ON h.household_id = b.hh_given
         ),
-        decided AS (
-            SELECT b.*, cg.id_number AS conf_id, cg.household_id AS conf_hh,
-                   cg.village_code AS conf_village
-            FROM base b LEFT JOIN reg cg ON cg.id_number = b.confirmed_id
-        ),
-        persons AS (
+        p AS (
             SELECT d.*,
-                   CASE WHEN d.conf_id IS NOT NULL THEN d.conf_id
-                        WHEN d.status = 'linked' THEN d.linked_id END AS person,
-                   CASE WHEN d.conf_id IS NOT NULL THEN d.conf_hh
-                        WHEN d.status = 'linked' THEN d.person_hh END AS person_household,
-                   CASE WHEN d.conf_id IS NOT NULL THEN d.conf_village
-                        WHEN d.status = 'linked' THEN d.person_village END AS person_area
-            FROM decided d
+                   CASE WHEN conf_id IS NOT NULL THEN conf_id
+                        WHEN status = 'linked' THEN linked_id END AS person,
+                   CASE WHEN conf_id IS NOT NULL THEN conf_hh
+                        WHEN status = 'linked' THEN linked_hh END AS person_hh,
+                   CASE WHEN conf_id IS NOT NULL THEN conf_village
+                        WHEN status = 'linked' THEN linked_village END AS person_village
+            FROM d
         )
-        SELECT p.record_id, p.department, p.batch_id, p.kind, p.rid,
-               p.person AS id_number,
-               coalesce(h.household_id, p.person_household) AS household_id,
-               CASE WHEN p.conf_id IS NOT NULL AND p.conf_id IS DISTINCT FROM p.linked_id
-                         THEN 'manual'
-                    WHEN p.person IS NULL AND h.household_id IS NOT NULL THEN 'household'
-                    ELSE p.method END AS method,
-               CASE WHEN p.conf_id IS NOT NULL AND p.conf_id IS DISTINCT FROM p.linked_id
-                         THEN 1.0
-                    WHEN p.person IS NULL AND h.household_id IS NOT NULL THEN 1.0
-                    ELSE p.score END AS score,
-               CASE WHEN p.person IS NOT NULL OR h.household_id IS NOT NULL THEN 'linked'
-                    WHEN p.status = 'review' THEN 'review' ELSE 'unlinked' END AS status,
-               p.to_confirm AND p.conf_id IS NULL AS to_confirm,
-               CASE WHEN p.status = 'review' OR p.to_confirm
-                    THEN coalesce(p.candidates,
-                                  [struct_pack(id_number := p.linked_id, score := p.score)])
-                    ELSE p.candidates END AS candidates,
-               CASE WHEN p.conf_id IS NOT NULL THEN 'confirm'
-                    WHEN p.any_rejected THEN 'reject' END AS decision,
-               p.norm AS normalized_id,
-               coalesce(h.village_code, p.person_area, p.village_code) AS area_code
-        FROM persons p
-        LEFT JOIN reg_hh h ON h.household_id = p.hh_given
+        SELECT record_id, department, batch_id, kind, rid,
+               person AS id_number,
+               coalesce(given_hh, person_hh) AS household_id,
+               CASE WHEN conf_id IS NOT NULL AND conf_id IS DISTINCT FROM linked_id THEN 'manual'
+                    WHEN person IS NULL AND given_hh IS NOT NULL THEN 'household'
+                    ELSE method END AS method,
+               CASE WHEN conf_id IS NOT NULL AND conf_id IS DISTINCT FROM linked_id THEN 1.0
+                    WHEN person IS NULL AND given_hh IS NOT NULL THEN 1.0
+                    ELSE score END AS score,
+               CASE WHEN person IS NOT NULL OR given_hh IS NOT NULL THEN 'linked'
+                    WHEN status = 'review' THEN 'review' ELSE 'unlinked' END AS status,
+               to_confirm AND conf_id IS NULL AS to_confirm,
+               CASE WHEN status = 'review' OR to_confirm
+                    THEN coalesce(candidates,
+                                  [struct_pack(id_number := linked_id, score := score)])
+                    ELSE candidates END AS candidates,
+               CASE WHEN conf_id IS NOT NULL THEN 'confirm'
+                    WHEN any_rejected THEN 'reject' END AS decision,
+               norm AS normalized_id,
+               coalesce(given_village, person_village, top_village, village_code) AS area_code
+        FROM p
         """
     )
 
@@ -730,7 +743,6 @@ def _write_links(con, batch: BatchRef) -> None:
             SELECT {cols}, CAST({lake.sql_str(now)} AS TIMESTAMPTZ) AS linked_at
             FROM links WHERE batch_id = {lake.sql_str(batch.batch_id)}
               AND kind = {lake.sql_str(batch.kind)}
-            ORDER BY rid
         ) TO {lake.sql_str(lake.part_file(tmp))} (FORMAT parquet, COMPRESSION zstd)
         """
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -174,44 +175,61 @@ def column_name(col: exp.Column) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=4096)
+def _parse(text: str):
+    """Parsed statements of `text` (cached: catalogues are reloaded with the same texts)."""
+    try:
+        return tuple(s for s in sqlglot.parse(text, error_level=ErrorLevel.RAISE) if s is not None)
+    except SqlglotError as exc:
+        return exc
+
+
+@lru_cache(maxsize=4096)
+def _dialect_problem(text: str):
+    expr = _parse(text)[0]
+    for dialect in DIALECTS:
+        try:
+            expr.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+        except SqlglotError as exc:
+            return dialect, exc
+    return None
+
+
 def check_expression(text: str, scope: Scope, *, file: str | None, line: int | None,
                      rule: str | None) -> Checked:
     """Parse `text` as one SQL expression and vet it against `scope`."""
     if not isinstance(text, str) or not text.strip():
         raise _fail(f"{scope.where_zh}为空", f"{scope.where_en} is empty", file=file, line=line,
                     rule=rule)
-    try:
-        statements = sqlglot.parse(text, error_level=ErrorLevel.RAISE)
-    except ParseError as exc:
-        err = (exc.errors or [{}])[0]
+    parsed = _parse(text)
+    if isinstance(parsed, ParseError):
+        err = (parsed.errors or [{}])[0]
         raise _fail(
-            f"{scope.where_zh}语法错误：{err.get('description', exc)}",
-            f"{scope.where_en} syntax error: {err.get('description', exc)}",
+            f"{scope.where_zh}语法错误：{err.get('description', parsed)}",
+            f"{scope.where_en} syntax error: {err.get('description', parsed)}",
             file=file, line=line, rule=rule, position=err.get("col"), text=text.strip(),
-        ) from exc
-    except SqlglotError as exc:
-        raise _fail(f"{scope.where_zh}无法解析：{exc}", f"{scope.where_en} cannot be parsed: {exc}",
-                    file=file, line=line, rule=rule) from exc
-    statements = [s for s in statements if s is not None]
-    if len(statements) != 1:
+        )
+    if isinstance(parsed, SqlglotError):
+        raise _fail(f"{scope.where_zh}无法解析：{parsed}", f"{scope.where_en} cannot be parsed: {parsed}",
+                    file=file, line=line, rule=rule)
+    if len(parsed) != 1:
         raise _fail(
-            f"{scope.where_zh}只能是一个表达式（发现 {len(statements)} 条语句）",
-            f"{scope.where_en} must be a single expression (found {len(statements)} statements)",
+            f"{scope.where_zh}只能是一个表达式（发现 {len(parsed)} 条语句）",
+            f"{scope.where_en} must be a single expression (found {len(parsed)} statements)",
             file=file, line=line, rule=rule, text=text.strip(),
         )
-    expr = statements[0]
+    expr = parsed[0].copy()
     checked = Checked(text=text, expr=expr)
     for node in expr.walk():
         _check_node(node, scope, checked, file=file, line=line, rule=rule)
-    for dialect in DIALECTS:
-        try:
-            expr.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
-        except SqlglotError as exc:
-            raise _fail(
-                f"{scope.where_zh}无法在 {dialect} 上执行：{exc}",
-                f"{scope.where_en} cannot run on {dialect}: {exc}",
-                file=file, line=line, rule=rule, text=text.strip(),
-            ) from exc
+    problem = _dialect_problem(text)
+    if problem is not None:
+        dialect, exc = problem
+        raise _fail(
+            f"{scope.where_zh}无法在 {dialect} 上执行：{exc}",
+            f"{scope.where_en} cannot run on {dialect}: {exc}",
+            file=file, line=line, rule=rule, text=text.strip(),
+        )
     return checked
 
 

@@ -66,8 +66,8 @@ class Located:
         return CatalogueError(zh, en, file=self.file, line=self.line(path), **kw)
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader; we only use its composer and scalar resolution."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe loader (libyaml when available); we use its composer and scalar resolution."""
 
 
 def _build(node: yaml.Node, path: Path_, lines: dict, file: str, loader: _Loader) -> Any:
@@ -96,7 +96,11 @@ def _build(node: yaml.Node, path: Path_, lines: dict, file: str, loader: _Loader
         return [
             _build(item, path + (i,), lines, file, loader) for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError:
+        # e.g. a "timestamp" like 2023-13-01: keep the text, the validators say what is wrong
+        return node.value
 
 
 def load_located(path: str | Path, text: str | None = None) -> Located:

@@ -169,7 +169,9 @@ def _parse(df: pl.DataFrame, kind: str, log: ErrorLog) -> pl.DataFrame:
     exprs, errs = [], []
     for col in cols:
         value, error = parse_column(col, pl.col(col.name))
-        exprs.append(value.alias(col.name))
+        # A bad cell has no value: later checks (codes, references, rules) skip it, so each
+        # bad cell gets exactly one message.
+        exprs.append(pl.when(error.is_null()).then(value).alias(col.name))
         errs.append(error.alias(f"err__{col.name}"))
     out = df.select("_src", "_idx", *exprs, *errs)
     for col in cols:

@@ -426,6 +426,7 @@ class ErrorLog:
         self.sheets = sheets
         self.rows: dict[tuple[int, int], list[tuple[str, str]]] = {}
         self._seen: set[tuple[int, int, str, str]] = set()
+        self._cells: set[tuple[int, int, str]] = set()
 
     def add(self, src: int, idx: int, zh: str, en: str) -> None:
         key = (src, idx, zh, en)
@@ -437,6 +438,10 @@ class ErrorLog:
     def add_cell(
         self, src: int, idx: int, column_zh: str, column_en: str, zh: str, en: str
     ) -> None:
+        """One message per bad cell: the first problem found in a cell is the one reported."""
+        if (src, idx, column_en) in self._cells:
+            return
+        self._cells.add((src, idx, column_en))
         self.add(src, idx, f"{column_zh}：{zh}", f"{column_en}: {en}")
 
     @property

@@ -59,8 +59,8 @@ def _scope_q(area_codes: Sequence[str], path: str) -> Q:
 
 
 def registry_changes(since, area_codes: Sequence[str]) -> dict[str, set[str]]:
-    scope_h = _scope_q(area_codes, "village_id")
-    scope_o = _scope_q(area_codes, "household__village_id")
+    scope_h = _scope_q(area_codes, "village__code")
+    scope_o = _scope_q(area_codes, "household__village__code")
     out = {
         "households": set(
             Household.objects.filter(scope_h, updated_at__gte=since).values_list(
@@ -249,8 +249,8 @@ def _decisions_exist() -> bool:
 def county_households(county_codes: set[str], area_codes: Sequence[str]) -> set[str]:
     if not county_codes:
         return set()
-    q = _scope_q(sorted(county_codes), "village_id")
-    scope = _scope_q(area_codes, "village_id")
+    q = _scope_q(sorted(county_codes), "village__code")
+    scope = _scope_q(area_codes, "village__code")
     return set(Household.objects.filter(q).filter(scope).values_list("household_id", flat=True))
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import get_language
 
 from safetynet.areas.models import Area
 from safetynet.areas.scope import get_scoped_or_404, scoped
+from safetynet.core import idnumber
 from safetynet.core.models import AuditEvent
 from safetynet.registry.models import Household, Income, Person
 from safetynet.screening.models import Finding, ScreenRun
@@ -63,8 +64,11 @@ def household_search(*, user, q: str) -> QuerySet[Household]:
     q = (q or "").strip()[:50]
     qs = scoped(user, Household.objects.select_related("village"))
     kind = classify_query(q)
+    if kind == "id_number" and qs.filter(household_id__startswith=q).exists():
+        kind = "household_id"  # digits shaped like an ID number that begin household numbers
     if kind == "id_number":
-        members = Person.objects.filter(id_number=q.upper())
+        # 18 characters, lower-case x, or a legacy 15-digit number upgraded to 18.
+        members = Person.objects.filter(id_number=idnumber.normalize(q) or q.upper())
         qs = qs.filter(pk__in=members.values("household_id"))
     elif kind == "household_id":
         qs = qs.filter(Q(household_id__startswith=q) | Q(household_id__startswith=q.upper()))
