@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from safetynet.cli import app
+from safetynet.core.errors import SafetyNetError
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +87,10 @@ def test_malformed_scenarios_name_file_and_field_while_others_run(runner, shared
     assert "6 scenarios, 1 checked, 0 differ, 5 failed" in out
 
 
-def test_unknown_engine_and_missing_path_are_clear_errors(runner, tmp_path):
+def test_unknown_engine_and_missing_path_are_bilingual_errors(runner, tmp_path):
+    # SafetyNetError reaches `safetynet.cli.main`, which prints both languages and exits 2
     result = runner.invoke(app, ["assess", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 1 and "no such file or directory" in result.output
+    assert isinstance(result.exception, SafetyNetError)
+    assert "no such file or directory" in result.exception.en and "文件或目录不存在" in result.exception.zh
     result = runner.invoke(app, ["assess", str(tmp_path), "--engine", "oracle"])
-    assert result.exit_code != 0
+    assert isinstance(result.exception, SafetyNetError) and "unknown engine oracle" in result.exception.en

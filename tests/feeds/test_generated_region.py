@@ -13,7 +13,7 @@ def region(tmp_path_factory):
     from safetynet.demo.generator import generate_region
 
     out = tmp_path_factory.mktemp("region")
-    generate_region(households=400, seed=5, out_dir=out)
+    generate_region(households=250, seed=5, out_dir=out)
     return out
 
 
@@ -39,7 +39,7 @@ def test_trained_model_links_generated_feeds(region, monkeypatch, tmp_path):
     # The region is small: let it train anyway (production needs 200 pairs, 2,000 persons).
     monkeypatch.setattr(model, "MIN_LABELS", 50)
     monkeypatch.setattr(model, "MIN_REGISTRY", 500)
-    monkeypatch.setattr(model, "U_MAX_PAIRS", 200_000)
+    monkeypatch.setattr(model, "U_MAX_PAIRS", 50_000)
     registry = _registry(region)
     first = services.feed_load(
         actor=None,
@@ -63,9 +63,7 @@ def test_trained_model_links_generated_feeds(region, monkeypatch, tmp_path):
         TO '{no_ids}' (FORMAT csv, HEADER true)
         """
     )
-    second = services.feed_load(
-        actor=None, kind="medical_claims", path=no_ids, registry=registry
-    )
+    second = services.feed_load(actor=None, kind="medical_claims", path=no_ids, registry=registry)
     assert second.link.model.source == "previous"
 
     report = selectors.link_quality(region / "feeds" / "ground_truth.csv")

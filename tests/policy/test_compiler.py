@@ -46,12 +46,15 @@ def expected_round(a: Decimal, b: int, k: int) -> Decimal:
     return (a / Decimal(b)).quantize(Decimal(1).scaleb(-k), rounding=ROUND_HALF_UP)
 
 
+CASES = [(Decimal("1"), 2, 0), (Decimal("3"), 2, 0), (Decimal("-1"), 2, 0), (Decimal("0.005"), 1, 2),
+         (Decimal("1.015"), 1, 2), (Decimal("-1.015"), 1, 2), (Decimal("8154"), 12, 0), (Decimal("22000"), 3, 2),
+         (Decimal("16800"), 36, 2), (Decimal("0"), 7, 2), (Decimal("9999999.9999"), 7, 4), (Decimal("-2.5"), 1, 0),
+         (Decimal("1234.5678"), 240, 3)]
+
+
 def test_round_div_half_up_on_exact_halves():
-    cases = [(Decimal("1"), 2, 0), (Decimal("3"), 2, 0), (Decimal("-1"), 2, 0), (Decimal("0.005"), 1, 2),
-             (Decimal("1.015"), 1, 2), (Decimal("-1.015"), 1, 2), (Decimal("8154"), 12, 0), (Decimal("22000"), 3, 2),
-             (Decimal("16800"), 36, 2), (Decimal("0"), 7, 2)]
-    rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
-    for (a, b, k), (got,) in zip(cases, rows, strict=True):
+    rows = duckdb.sql(round_div_sql(CASES, "duckdb")).fetchall()
+    for (a, b, k), (got,) in zip(CASES, rows, strict=True):
         assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
 
 

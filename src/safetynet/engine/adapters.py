@@ -162,7 +162,8 @@ class DuckDBBackend:
         if os.path.isdir(path):
             path = os.path.join(path, "**", "*.parquet")
         cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in spec.columns.items())
-        conn.execute(f"CREATE OR REPLACE TEMP VIEW \"{name}\" AS SELECT {cols} FROM read_parquet(?)", [path])
+        literal = "'" + path.replace("'", "''") + "'"
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW \"{name}\" AS SELECT {cols} FROM read_parquet({literal})")
 
     def create(self, conn, name, sql, *, materialize):
         kind = "TABLE" if materialize else "VIEW"

@@ -359,43 +359,30 @@ def _exact(con, batches: list[BatchRef]) -> None:
         "CREATE OR REPLACE TEMP TABLE rest AS "
         "SELECT * EXCLUDE (pid, exact_hh, exact_village) FROM base WHERE pid IS NULL"
     )
-    # Exact pairs are labelled training pairs for the probabilistic model (a sample).
+    # Exact pairs are labelled training pairs for the probabilistic model (an even sample).
+    exact = con.execute("SELECT count(*) FROM base WHERE pid IS NOT NULL").fetchall()[0][0]
+    step = max(1, exact // model.MAX_LABELS)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE labelled AS
-        SELECT * FROM base WHERE pid IS NOT NULL ORDER BY hash(rid) LIMIT {model.MAX_LABELS}
+        SELECT * FROM base WHERE pid IS NOT NULL AND rid % {step} = 0 LIMIT {model.MAX_LABELS}
         """
     )
 
 
 def _add_pinyin(con) -> None:
-    """`names_py(name, name_py, surname_py)` once per distinct name; small tables get columns.
+    """Install the character → pinyin map; give the (small) record tables pinyin columns.
 
-    The registry table is not rewritten: it is joined to `names_py` where pinyin is needed.
+    Registry pinyin is computed only where it is needed: for typo candidates, and for the
+    registry side of the probabilistic step when some record needs it.
     """
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE names AS
-        SELECT DISTINCT name FROM (
-            SELECT name FROM reg UNION ALL SELECT name FROM rest
-            UNION ALL SELECT name FROM labelled
-        ) WHERE name IS NOT NULL
-        """
-    )
-    install_pinyin(con, [("names", "name")])
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE names_py AS
-        SELECT name, {pinyin_sql("name")} AS name_py, {surname_pinyin_sql("name")} AS surname_py
-        FROM names
-        """
-    )
-    con.execute("DROP TABLE names")
+    install_pinyin(con, [("reg", "name"), ("rest", "name"), ("labelled", "name")])
     for table in ("rest", "labelled"):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {table}_p AS
-            SELECT t.*, n.name_py, n.surname_py FROM {table} t LEFT JOIN names_py n USING (name)
+            SELECT *, {pinyin_sql("name")} AS name_py, {surname_pinyin_sql("name")} AS surname_py
+            FROM {table}
             """
         )
         con.execute(f"DROP TABLE {table}")
@@ -412,54 +399,65 @@ def _typo(con) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE probes AS
-        SELECT rid, upper(regexp_replace(id_raw, '\\s', '', 'g')) AS p
-        FROM rest WHERE id_raw IS NOT NULL
+        SELECT rid, p, length(p) AS len FROM (
+            SELECT rid, upper(regexp_replace(id_raw, '\\s', '', 'g')) AS p
+            FROM rest WHERE id_raw IS NOT NULL
+        ) WHERE length(p) IN (15, 18)
         """
     )
-    con.execute("DELETE FROM probes WHERE length(p) NOT IN (15, 18)")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE variants AS
         WITH alphabet AS (SELECT unnest(['0','1','2','3','4','5','6','7','8','9','X']) AS c),
-        subs AS (
-            SELECT pr.rid, length(pr.p) AS len,
-                   substr(pr.p, 1, i - 1) || a.c || substr(pr.p, i + 1) AS v
+        v AS (
+            SELECT pr.rid, pr.len, substr(pr.p, 1, i - 1) || a.c || substr(pr.p, i + 1) AS v
             FROM probes pr, range(1, 19) t(i), alphabet a
-            WHERE i <= length(pr.p) AND substr(pr.p, i, 1) <> a.c
-              AND (a.c <> 'X' OR (i = 18 AND length(pr.p) = 18))
-        ),
-        swaps AS (
-            SELECT pr.rid, length(pr.p) AS len,
+            WHERE i <= pr.len AND substr(pr.p, i, 1) <> a.c
+              AND (a.c <> 'X' OR (i = 18 AND pr.len = 18))
+            UNION ALL
+            SELECT pr.rid, pr.len,
                    substr(pr.p, 1, i - 1) || substr(pr.p, i + 1, 1) || substr(pr.p, i, 1)
                    || substr(pr.p, i + 2) AS v
             FROM probes pr, range(1, 18) t(i)
-            WHERE i < length(pr.p) AND substr(pr.p, i, 1) <> substr(pr.p, i + 1, 1)
+            WHERE i < pr.len AND substr(pr.p, i, 1) <> substr(pr.p, i + 1, 1)
         )
-        SELECT rid, len, v FROM subs UNION ALL SELECT rid, len, v FROM swaps
+        SELECT rid, len, v,
+               CASE WHEN len = 18 THEN left(v, 17)
+                    ELSE substr(v, 1, 6) || '19' || substr(v, 7) END AS body17
+        FROM v
         """
     )
-    match = names_match_sql("r.name", "g.name", "r.name_py", "gp.name_py")
+    # One join on the 17-character body serves both lengths; an 18-character variant must
+    # also have the registry number's check character.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE typo_hits AS
+        SELECT DISTINCT v.rid, g.pid
+        FROM variants v
+        JOIN (SELECT pid, id_number, left(id_number, 17) AS body17 FROM reg) g
+             ON g.body17 = v.body17
+        WHERE v.len = 15 OR g.id_number = v.v
+        """
+    )
+    con.execute("DROP TABLE variants")
+    match = names_match_sql("r.name", "g.name", "r.name_py", "g.name_py")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE st_typo AS
-        WITH hits AS (
-            SELECT v.rid, g.pid FROM variants v JOIN reg g ON v.len = 18 AND g.id_number = v.v
-            UNION
-            SELECT v.rid, g.pid FROM variants v
-            JOIN reg g ON v.len = 15
-                 AND left(g.id_number, 17) = substr(v.v, 1, 6) || '19' || substr(v.v, 7)
+        WITH g AS (
+            SELECT pid, id_number, name, {pinyin_sql("name")} AS name_py FROM reg
+            WHERE pid IN (SELECT pid FROM typo_hits)
         )
         SELECT h.rid, h.pid,
                CASE WHEN r.name = g.name THEN {TYPO_SCORE_SAME_NAME}
                     ELSE {TYPO_SCORE_SIMILAR_NAME} END AS score
-        FROM hits h JOIN rest r USING (rid) JOIN reg g USING (pid)
-        LEFT JOIN names_py gp ON gp.name = g.name
+        FROM typo_hits h JOIN rest r USING (rid) JOIN g USING (pid)
         ANTI JOIN rejected x ON x.kind = r.kind AND x.department = r.department
              AND x.record_id = r.record_id AND x.id_number = g.id_number
         WHERE {match}
         """
     )
-    con.execute("DROP TABLE variants")
+    con.execute("DROP TABLE typo_hits")
     con.execute("DROP TABLE probes")
 
 
@@ -500,8 +498,8 @@ def _probabilistic(
     reg_features = con.sql(
         f"""
         SELECT g.pid AS uid, {_features_sql("g", "g.birth_date", "g.sex")}
-        FROM (SELECT reg.*, n.name_py, n.surname_py
-              FROM reg LEFT JOIN names_py n USING (name)) g
+        FROM (SELECT *, {pinyin_sql("name")} AS name_py, {surname_pinyin_sql("name")} AS surname_py
+              FROM reg) g
         """
     ).to_arrow_table()
     rec_features = con.sql(

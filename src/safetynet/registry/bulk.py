@@ -33,7 +33,8 @@ def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
     """Run `sql` (ending in `IN ({})`) for every chunk of `keys`; all rows.
 
     On PostgreSQL the list goes as one array parameter (`= ANY(%s)`): a statement with
-    thousands of placeholders costs more to build on the client than to run.
+    thousands of placeholders costs more to build on the client than to run. The driver's own
+    cursor is used: Django's debug wrapper would format every parameter for its query log.
     """
     keys = list(dict.fromkeys(keys))
     rows: list[tuple] = []
@@ -41,14 +42,18 @@ def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
     if postgres:
         sql = sql.replace(" IN ({})", " = ANY(%s)")
         chunk = max(chunk, 50_000)
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
         for i in range(0, len(keys), chunk):
             part = keys[i : i + chunk]
             if postgres:
                 cursor.execute(sql, [part])
             else:
-                cursor.execute(sql.format(", ".join(["%s"] * len(part))), part)
+                cursor.execute(sql.format(", ".join(["?"] * len(part))), part)
             rows.extend(cursor.fetchall())
+    finally:
+        cursor.close()
     return rows
 
 
@@ -129,36 +134,34 @@ def frame(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Rows from the database as a typed frame, whatever the backend returned.
 
     SQLite returns dates as text, booleans as 0/1 and decimals as floats; PostgreSQL returns
-    date, bool and Decimal. Money becomes integer cents (Int64) for exact comparison.
+    date, bool and Decimal. Money ("cents" in `schema`) becomes integer cents (Int64).
     """
-    names = list(schema)
-    if not rows:
-        return pl.DataFrame(
-            schema={n: (pl.Int64 if t == "cents" else t) for n, t in schema.items()}
-        )
-    columns = list(zip(*rows, strict=True))
-    data = {}
-    for name, values in zip(names, columns, strict=True):
-        kind = schema[name]
+    sqlite = is_sqlite()
+    raw: dict[str, pl.DataType] = {}
+    text_dates = set()
+    for i, (name, kind) in enumerate(schema.items()):
         if kind == "cents":
-            data[name] = (
-                (pl.Series(name, values, dtype=pl.Float64, strict=False) * 100)
-                .round(0)
-                .cast(pl.Int64)
-            )
+            raw[name] = pl.Float64
         elif kind == pl.Date:
-            sample = next((v for v in values if v is not None), None)
+            # Depending on the driver's converters a date arrives as text or as a date.
+            sample = next((r[i] for r in rows if r[i] is not None), None)
+            raw[name] = pl.String if isinstance(sample, str) else pl.Date
             if isinstance(sample, str):
-                data[name] = pl.Series(name, values, dtype=pl.String).str.to_date("%Y-%m-%d")
-            else:
-                data[name] = pl.Series(name, values, dtype=pl.Date)
-        elif kind == pl.Boolean:
-            data[name] = pl.Series(
-                name, [None if v is None else bool(v) for v in values], dtype=pl.Boolean
-            )
+                text_dates.add(name)
+        elif kind == pl.Boolean and sqlite:
+            raw[name] = pl.Int64
         else:
-            data[name] = pl.Series(name, values, dtype=kind, strict=False)
-    return pl.DataFrame(data)
+            raw[name] = kind
+    df = pl.DataFrame(rows, schema=raw, orient="row", strict=False)
+    casts = []
+    for name, kind in schema.items():
+        if kind == "cents":
+            casts.append((pl.col(name) * 100).round(0).cast(pl.Int64))
+        elif name in text_dates:
+            casts.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        elif kind == pl.Boolean and sqlite:
+            casts.append(pl.col(name).cast(pl.Boolean))
+    return df.with_columns(casts) if casts else df
 
 
 def iso(value) -> object:

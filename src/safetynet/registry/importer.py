@@ -234,6 +234,11 @@ class _Check:
     def __init__(self, sources: list[Source], log: ErrorLog):
         self.sources = sources
         self.log = log
+        self._old_persons: pl.DataFrame | None = None
+        self._members_read: set[str] = set()
+        self._members_cache = pl.DataFrame(
+            schema=dict.fromkeys(["household_id", "id_number", "relation", "status"], pl.String)
+        )
         self.h = _parse(_frame(sources, "households"), "households", log)
         persons_raw = _frame(sources, "persons")
         self.p = _parse(persons_raw, "persons", log)
@@ -418,11 +423,37 @@ class _Check:
                         "no such household (in the file or the registry)",
                     )
 
+    def old_persons(self) -> pl.DataFrame:
+        """Stored persons with the ID numbers of the file (read once, used by checks and writes)."""
+        if self._old_persons is None:
+            ids = self.p["id_number"].drop_nulls().to_list()
+            self._old_persons = _read_old(PERSONS, ids)
+        return self._old_persons
+
+    def _members(self, hids: list[str]) -> pl.DataFrame:
+        missing = [h for h in hids if h not in self._members_read]
+        if missing:
+            rows = _person_households(household_ids=missing)
+            frame = bulk.frame(
+                rows,
+                {
+                    "household_id": pl.String,
+                    "id_number": pl.String,
+                    "relation": pl.String,
+                    "status": pl.String,
+                },
+            )
+            self._members_cache = pl.concat([self._members_cache, frame])
+            self._members_read.update(missing)
+        return self._members_cache.filter(pl.col("household_id").is_in(hids))
+
     def heads(self, *, only_good: bool) -> set[str]:
         """Exactly one living head per household, on the state after the import.
 
-        All-or-nothing imports check every row that names its household (so one report shows
-        everything); --valid-only checks the rows that will actually go in.
+        The state after = stored members not in the file + the file's rows (a person keyed by
+        ID number may move between households). A household whose members have all died or
+        moved out needs no head. All-or-nothing imports check every row that names its
+        household (one report shows everything); --valid-only the rows that will go in.
         """
         persons = (self.good(self.p) if only_good else self.p).filter(
             pl.col("id_number").is_not_null()
@@ -435,28 +466,39 @@ class _Check:
         households = (self.good(self.h) if only_good else self.h).filter(
             pl.col("household_id").is_not_null()
         )
-        file_ids = persons["id_number"].to_list()
-        before = {pid: (hid,) for hid, pid, _, _ in _person_households(id_numbers=file_ids)}
-        affected = (
+        moved_from = (
+            self.old_persons()
+            .select("id_number", pl.col("household_id").alias("_old_hid"))
+            .join(persons.select("id_number", "household_id", "_src", "_idx"), on="id_number")
+            .filter(pl.col("_old_hid") != pl.col("household_id"))
+        )
+        affected = sorted(
             set(households["household_id"].to_list())
             | set(persons["household_id"].to_list())
-            | {v[0] for v in before.values()}
+            | set(moved_from["_old_hid"].to_list())
         )
-        members: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
-        hids = sorted(affected)
-        for hid, pid, relation, status in _person_households(household_ids=hids):
-            members[hid][pid] = (relation, status)
-        where: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        heads_in_file: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for pid, hid, relation, status, src, idx in persons.iter_rows():
-            old = before.get(pid)
-            if old is not None and old[0] != hid:
-                members[old[0]].pop(pid, None)
-                where[old[0]].append((src, idx))
-            members[hid][pid] = (relation, status)
-            where[hid].append((src, idx))
-            if relation == "head" and status in LIVING:
-                heads_in_file[hid].append((src, idx))
+        stored = self._members(affected).join(
+            persons.select("id_number"), on="id_number", how="anti"
+        )
+        final = pl.concat(
+            [stored, persons.select("household_id", "id_number", "relation", "status")]
+        )
+        living = pl.col("status").is_in(list(LIVING))
+        stats = final.group_by("household_id").agg(
+            members=pl.len(),
+            living=living.sum(),
+            heads=((pl.col("relation") == "head") & living).sum(),
+        )
+        stats = (
+            pl.DataFrame({"household_id": affected}, schema={"household_id": pl.String})
+            .join(stats, on="household_id", how="left")
+            .with_columns(pl.col("members", "living", "heads").fill_null(0))
+        )
+        bad = stats.filter(
+            (pl.col("heads") != 1) & ~((pl.col("members") > 0) & (pl.col("living") == 0))
+        )
+        if bad.is_empty():
+            return set()
         household_rows = {
             hid: (src, idx)
             for hid, src, idx in households.select("household_id", "_src", "_idx").iter_rows()
@@ -464,24 +506,21 @@ class _Check:
         failed: set[str] = set()
         relation_col = _col("persons", "relation")
         hid_col = _col("households", "household_id")
-        for hid in hids:
-            people = members.get(hid, {})
-            living = [r for r, s in people.values() if s in LIVING]
-            n_heads = sum(r == "head" for r in living)
-            if n_heads == 1 or (people and not living):
-                continue
+        for hid, _, _, n_heads in bad.iter_rows():
             failed.add(hid)
             if n_heads == 0:
                 zh, en = f"户 {hid} 没有户主", f"household {hid} has no head"
             else:
                 zh, en = f"户 {hid} 有 {n_heads} 个户主", f"household {hid} has {n_heads} heads"
-            targets = heads_in_file.get(hid) if n_heads > 1 else None
-            if targets:
-                _cell(self.log, targets, relation_col, zh, en)
+            in_file = persons.filter(pl.col("household_id") == hid)
+            heads_in_file = in_file.filter((pl.col("relation") == "head") & living)
+            if n_heads > 1 and heads_in_file.height:
+                _cell(self.log, self.rows(heads_in_file), relation_col, zh, en)
             elif hid in household_rows:
                 _cell(self.log, [household_rows[hid]], hid_col, zh, en)
             else:
-                _cell(self.log, where.get(hid, []), relation_col, zh, en)
+                movers = moved_from.filter(pl.col("_old_hid") == hid)
+                _cell(self.log, self.rows(in_file) + self.rows(movers), relation_col, zh, en)
         return failed
 
     def drop_households(self, hids: set[str]) -> None:
@@ -766,8 +805,7 @@ def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
     hids = sorted(set(p["household_id"].to_list()) | set(i["household_id"].to_list()))
     info = _household_info(hids)
     p = p.join(info, on="household_id", how="left").rename({"_village": "_area"})
-    old = _read_old(PERSONS, p["id_number"].to_list())
-    result.counts["persons"] = writer.write(PERSONS, p, old, "_area")
+    result.counts["persons"] = writer.write(PERSONS, p, check.old_persons(), "_area")
 
     i = i.join(info, on="household_id", how="left").rename({"_village": "_area"})
     old = _read_old(INCOMES, hids)

@@ -106,6 +106,22 @@ def split_message(message: str | None) -> tuple[str, str]:
     return zh, (en if sep else zh)
 
 
+_SCREEN_ENGINES: dict[tuple, object] = {}
+
+
+def screen_engine(name: str):
+    """The screen's own DuckDB engine, bounded in memory and threads (duckdb_settings)."""
+    from safetynet.engine.adapters import DuckDBBackend, RuleEngine
+
+    conf = duckdb_settings()
+    key = (name, conf["memory_limit"], conf["threads"])
+    if key not in _SCREEN_ENGINES:
+        _SCREEN_ENGINES[key] = RuleEngine(
+            DuckDBBackend(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
+        )
+    return _SCREEN_ENGINES[key]
+
+
 def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepared:
     try:
         from safetynet.engine.adapters import get_engine
@@ -122,7 +138,7 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     catalogue = default_catalogue()
     overrides = override_entries(catalogue)
     binding = bind_areas(catalogue.params, as_of, extra=overrides)
-    rule_engine = get_engine(engine)
+    rule_engine = screen_engine(engine) if engine == "duckdb" else get_engine(engine)
     feeds = feed_sources()
     extra_inputs: dict[str, object] = dict(feeds)
     if "area_codes" in catalogue.inputs:

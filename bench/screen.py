@@ -1,0 +1,244 @@
+"""Region screen benchmark: SafetyNet (DuckDB, Spark) against a plain pandas baseline.
+
+    .venv/bin/python bench/screen.py --persons 1000000 10000000
+
+For each size it generates a synthetic region straight to Parquet (bench/screen_data.py, ≥ 3
+department records per person), loads the registry into the operational database (SQLite in the
+work directory, or --database-url), then runs, each in its own child process whose whole process
+tree (the Spark JVM included) is sampled for peak memory:
+
+- SafetyNet on DuckDB, end to end: snapshot of the registry from the database, evaluation of
+  the rule catalogue, results and findings stored (`safetynet.screening.services.screen_run`);
+- the pandas baseline (bench/screen_pandas.py: the monitoring rules as an analyst would write
+  them; Parquet in, warnings out — nothing stored);
+- SafetyNet on local Spark, end to end (only up to --spark-max persons).
+
+Setup (generation and loading) is not timed. The table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+AS_OF = dt.date(2024, 6, 30)
+
+
+# ---------------------------------------------------------------- memory of a process tree
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parts = fh.read().rsplit(")", 1)[1].split()
+            ppid = int(parts[1])
+            rss[int(entry)] = int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(ppid, []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total
+
+
+def run_child(args: list[str], env: dict) -> tuple[dict, float]:
+    """Run `bench/screen.py _child ...`; return its JSON result and peak tree memory (GB)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__)), "_child", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"child {args} failed:\n{err[-4000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, peak / 1e9
+
+
+# ---------------------------------------------------------------- children
+
+
+def _django(work: Path, database_url: str | None) -> None:
+    os.environ["SAFETYNET_DATA_DIR"] = str(work / "db")
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "safetynet.config.settings")
+    sys.path.insert(0, str(HERE))
+    import django
+
+    django.setup()
+
+
+def child_load(work: Path, data: Path, database_url: str | None) -> dict:
+    _django(work, database_url)
+    from django.core.management import call_command
+
+    import screen_load
+
+    call_command("migrate", verbosity=0)
+    return screen_load.load_registry(data)
+
+
+def child_screen(work: Path, data: Path, database_url: str | None, engine: str) -> dict:
+    _django(work, database_url)
+    from django.db import connection
+
+    from safetynet.screening import evaluation, services
+
+    # department feeds: the bench's linked feed files stand in for the lake's linked views
+    feeds = {p.stem: str(p) for p in sorted(data.glob("feed_*.parquet"))}
+    evaluation.feed_sources = lambda: dict(feeds)
+    with connection.cursor() as cursor:  # every measured run starts from an empty findings table
+        cursor.execute("DELETE FROM screening_finding")
+        cursor.execute("DELETE FROM screening_screenrun")
+    started = time.perf_counter()
+    run = services.screen_run(actor=None, as_of=AS_OF, engine=engine)
+    total = time.perf_counter() - started
+    return {
+        "total": total,
+        "timings": run.counts.get("timings", {}),
+        "warnings": run.counts.get("warnings"),
+        "households": run.counts.get("households"),
+        "quality": run.counts.get("quality"),
+        "findings": run.counts.get("findings", {}).get("staged"),
+    }
+
+
+def child_pandas(data: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    import screen_pandas
+
+    started = time.perf_counter()
+    warnings = screen_pandas.screen(data, AS_OF)
+    return {"total": time.perf_counter() - started, "warnings": len(warnings)}
+
+
+# ---------------------------------------------------------------- driver
+
+
+def prepare(persons: int, seed: int, root: Path, database_url: str | None) -> tuple[Path, Path]:
+    sys.path.insert(0, str(HERE))
+    import screen_data
+
+    work = root / f"p{persons}"
+    data = work / "data"
+    if not (data / "done.json").exists():
+        print(f"generating {persons:,} persons ...", flush=True)
+        counts = screen_data.generate(persons, seed, data, as_of=AS_OF)
+        (data / "done.json").write_text(json.dumps(counts))
+    marker = work / "db" / ("loaded-" + ("pg" if database_url else "sqlite") + ".json")
+    if not marker.exists():
+        print(f"loading {persons:,} persons into the database ...", flush=True)
+        (work / "db").mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        counts, _ = run_child(["load", str(work), str(data), database_url or ""], env)
+        marker.write_text(json.dumps(counts))
+    return work, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-screen")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in the work dir")
+    parser.add_argument("--spark-max", type=int, default=1_000_000)
+    parser.add_argument("--pandas-max", type=int, default=1_000_000)
+    parser.add_argument("--memory", default="6GB", help="DuckDB memory limit of the screen")
+    args = parser.parse_args()
+
+    env = dict(os.environ)
+    env["SAFETYNET_SCREEN_MEMORY"] = args.memory
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    env.setdefault("SAFETYNET_SPARK_MASTER", "local[2]")
+    rows = []
+    for persons in args.persons:
+        work, data = prepare(persons, args.seed, args.work, args.database_url)
+        db = args.database_url or ""
+        print(f"SafetyNet DuckDB, {persons:,} persons ...", flush=True)
+        res, mem = run_child(["screen", str(work), str(data), db, "duckdb"], env)
+        rows.append(("SafetyNet · DuckDB", persons, res, mem))
+        if persons <= args.pandas_max:
+            print(f"pandas baseline, {persons:,} persons ...", flush=True)
+            res, mem = run_child(["pandas", str(data)], env)
+            rows.append(("pandas baseline", persons, res, mem))
+        if persons <= args.spark_max:
+            print(f"SafetyNet Spark local, {persons:,} persons ...", flush=True)
+            res, mem = run_child(["screen", str(work), str(data), db, "spark"], env)
+            rows.append(("SafetyNet · Spark local[2]", persons, res, mem))
+
+    header = (
+        f"{'run':28} {'persons':>11} {'end to end s':>12} {'snapshot s':>10} "
+        f"{'evaluate s':>10} {'store s':>8} {'peak GB':>8} {'warnings':>9}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for name, persons, res, mem in rows:
+        t = res.get("timings", {})
+        evaluate = t.get("evaluate", res["total"] if name.startswith("pandas") else None)
+        store = t.get("store_findings")
+        snap = t.get("snapshot")
+
+        def f(x):
+            return "—" if x is None else f"{x:.1f}"
+
+        end_to_end = "—" if name.startswith("pandas") else f(res["total"])
+        print(
+            f"{name:28} {persons:>11,} {end_to_end:>12} {f(snap):>10} {f(evaluate):>10} "
+            f"{f(store):>8} {mem:>8.2f} {res.get('warnings') or 0:>9,}"
+        )
+    by = {(n, p): r for n, p, r, _ in rows}
+    for persons in args.persons:
+        duck = by.get(("SafetyNet · DuckDB", persons))
+        pandas = by.get(("pandas baseline", persons))
+        if duck and pandas:
+            ratio = pandas["total"] / duck["timings"]["evaluate"]
+            print(f"\nevaluation speed-up over pandas at {persons:,} persons: {ratio:.1f}×")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        kind, rest = sys.argv[2], sys.argv[3:]
+        if kind == "load":
+            out = child_load(Path(rest[0]), Path(rest[1]), rest[2] or None)
+        elif kind == "screen":
+            out = child_screen(Path(rest[0]), Path(rest[1]), rest[2] or None, rest[3])
+        else:
+            out = child_pandas(Path(rest[0]))
+        print(json.dumps(out, default=str))
+    else:
+        main()

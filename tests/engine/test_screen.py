@@ -1,0 +1,165 @@
+"""The screen's plan (region binding, literal dates) and the batched assess plan agree; quality
+checks; engine errors carry the step and its SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from safetynet.engine.adapters import EngineError, get_engine
+from safetynet.engine.assess import assess_many, assess_scenario
+from safetynet.engine.scenario import scenario_tables
+from safetynet.engine.screen import catalogue_hash, prepare_screen
+
+AS_OF = dt.date(2024, 6, 30)
+
+
+def _region_subset(scenarios):
+    """Scenarios that can share one region: same date, no scenario parameters, no county-wide data."""
+    out = []
+    for sc in scenarios:
+        spec = sc.spec
+        if spec.as_of != AS_OF or spec.parameters or spec.overrides:
+            continue
+        if any(f["kind"] == "school_enrolment" for f in sc.feeds):
+            continue
+        out.append(sc)
+    return out
+
+
+@pytest.fixture(scope="module")
+def region(boundary_scenarios, catalogue):
+    chosen = _region_subset(boundary_scenarios)
+    batch = [(f"H{i:04d}", "-", sc) for i, sc in enumerate(chosen)]
+    tables = scenario_tables(batch, catalogue.inputs)
+    return chosen, batch, tables
+
+
+def test_region_plan_matches_batched_assessment(region, catalogue):
+    chosen, batch, tables = region
+    assert len(chosen) > 50
+    plan = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue)
+    screen = plan.run(tables)
+    assert screen.households.num_rows == len(chosen)
+    batched = assess_many(chosen, catalogue=catalogue, overrides=[])
+    assert all(o.error is None for o in batched)
+    by_hid = {r["household_id"]: r for r in screen.households.to_pylist()}
+    persons: dict[str, list] = {}
+    for r in screen.persons.to_pylist():
+        persons.setdefault(r["household_id"], []).append(r)
+    for (hid, _, sc), outcome in zip(batch, batched, strict=True):
+        row = by_hid[hid]
+        got = outcome.result
+        assert row["n"] == got["measures"]["n"], sc.name
+        assert (row["rules"] or "").split(";") == (";".join(got["monitoring"]["rules"])).split(";"), sc.name
+        assert row["dibao_amount"] == got["dibao"]["monthly_amount"], sc.name
+        assert row["dibao_edge"] == got["dibao"]["edge"] and row["rigid_hardship"] == got["rigid_hardship"], sc.name
+        assert row["low_income"] == got["low_income"] and row["category"] == got["monitoring"]["category"], sc.name
+        assert (float(row["pc_net_income"]) if row["pc_net_income"] is not None else None) == got["measures"]["pc_net_income"]
+        tekun = {p["id_number"]: p["tekun_amount"] for p in persons.get(hid, []) if p["active"]}
+        assert tekun == {k: v["monthly_amount"] for k, v in got["tekun"].items()}, sc.name
+
+
+def test_screen_outputs_have_fixed_schemas_and_order(region, catalogue):
+    _, _, tables = region
+    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(tables)
+    hh = res.households
+    assert hh.schema.field("dibao_amount").type == pa.int64()
+    assert hh.schema.field("pc_net_income").type == pa.decimal128(18, 2)
+    assert hh.schema.field("rules").type == pa.string()
+    assert hh.column("household_id").to_pylist() == sorted(hh.column("household_id").to_pylist())
+    assert res.quality.column_names[:4] == ["check", "household_id", "id_number", "message"]
+
+
+def test_parameters_table_and_hash(catalogue):
+    plan = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue)
+    table = plan.parameters_table()
+    rows = {(r["area_key"], r["parameter"]): r for r in table.to_pylist()}
+    assert rows[("36", "dibao.standard")]["value"] == "680" and rows[("36", "dibao.standard")]["tag"] == "D"
+    assert rows[("43", "dibao.standard")]["value"] == "590"
+    assert plan.parameters()["CN"]["monitoring.income_line"]["value"] == "7300"
+    assert len(catalogue_hash()) == 16
+
+
+def test_inputs_from_parquet_files(region, catalogue, tmp_path):
+    _, _, tables = region
+    paths = {}
+    for name, table in tables.items():
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(table, path)
+        paths[name] = path
+    plan = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue)
+    from_arrow = plan.run(tables)
+    from_files = plan.run(paths)
+    assert from_files.households.equals(from_arrow.households)
+    assert from_files.persons.equals(from_arrow.persons)
+
+
+BASE = {
+    "name": "数据质量",
+    "as_of": "2024-06-30",
+    "village_code": "360827101001",
+    "household": {
+        "members": [
+            {"id_number": "360827198003150112", "name": "甲", "relation": "spouse", "labour": "normal", "phone": "12345"},
+            {"id_number": "360827198207020220", "name": "乙", "relation": "child", "labour": "normal",
+             "birth_date": "1982-07-03"},
+            {"id_number": "360827201401010031", "name": "丙", "relation": "child", "labour": "normal"},
+        ],
+        "incomes": [],
+    },
+}
+
+
+def test_quality_checks_computable_from_registry_and_feeds(catalogue):
+    result = assess_scenario(BASE, catalogue=catalogue)
+    found = {(q["check"], q["id_number"]): q["message"] for q in result["quality"]}
+    assert "check character" in found[("Q-ID", "360827198003150112")]
+    assert "birth date disagrees" in found[("Q-ID", "360827198207020220")]
+    assert "11-digit mobile" in found[("Q-PHONE", "360827198003150112")]
+    assert "no head" in found[("Q-HEAD", None)]
+    assert ("Q-NOINCOME", None) in found
+    assert "Below working age" in found[("Q-LABOUR", "360827201401010031")]
+    assert ("Q-SCHOOL", "360827201401010031") in found
+    assert ("Q-OMIT-MON", None) in found  # M-EDU fired, not a monitoring object
+    assert all(" / " in m for m in found.values())
+
+
+def test_duplicate_ids_and_spouse_sex_in_a_region(catalogue):
+    data = {**BASE, "household": {**BASE["household"], "members": [
+        {"id_number": "360827198003150111", "relation": "head", "labour": "normal"},
+        {"id_number": "360827198509090035", "relation": "spouse", "labour": "normal"},
+    ], "incomes": [{"year": 2023, "wage": 40000}]}}
+    from safetynet.engine.scenario import parse_scenario
+
+    a = parse_scenario(data, catalogue.inputs)
+    b = parse_scenario({**data, "name": "另一户"}, catalogue.inputs)
+    tables = scenario_tables([("HA", "-", a), ("HB", "-", b)], catalogue.inputs)
+    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(tables)
+    rows = [(r["check"], r["household_id"], r["id_number"]) for r in res.quality.to_pylist()]
+    assert ("Q-DUP", "HA", "360827198003150111") in rows and ("Q-DUP", "HB", "360827198003150111") in rows
+    assert ("Q-HEAD", "HA", "360827198509090035") in rows  # spouse of the same sex as the head
+
+
+def test_engine_errors_carry_step_and_sql(region, catalogue):
+    _, _, tables = region
+    plan = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).plan
+    broken_steps = list(plan.steps)
+    broken_steps[1] = dataclasses.replace(broken_steps[1], sql="SELECT * FROM no_such_table")
+    broken = dataclasses.replace(plan, steps=broken_steps)
+    with pytest.raises(EngineError) as info:
+        get_engine("duckdb").run(broken, tables)
+    err = info.value
+    assert err.step == broken_steps[1].name and err.sql == "SELECT * FROM no_such_table"
+    assert "no_such_table" in err.en and err.zh.startswith("duckdb 执行步骤")
+    missing = {k: v for k, v in tables.items() if k != "persons"}
+    with pytest.raises(EngineError, match="input table persons is missing"):
+        get_engine("duckdb").run(plan, missing)
+    wrong = dict(tables)
+    wrong["incomes"] = tables["incomes"].drop_columns(["wage"])
+    with pytest.raises(EngineError, match="lacks columns: wage"):
+        get_engine("duckdb").run(plan, wrong)
