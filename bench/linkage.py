@@ -412,6 +412,9 @@ def report(args, sizes, a, b, base_a, base_b) -> str:
     )
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     load = ", ".join(f"{v:.1f}" for v in sizes.get("loadavg", ()))
+    generated = (
+        f", generated in {sizes['generate_s']} s" if sizes["generate_s"] else " (generated before)"
+    )
     return "\n".join(
         [
             "# Identity linkage of department feeds",
@@ -421,7 +424,7 @@ def report(args, sizes, a, b, base_a, base_b) -> str:
             f"(`SAFETYNET_DUCKDB_MEMORY`). Load average when the runs started: {load} (other "
             "work shares the machine; wall times grow with it, CPU times much less).  ",
             f"Region from the demo generator (seed {args.seed}): {sizes['registry']:,} registry "
-            f"persons, generated in {sizes['generate_s']} s (not counted). Batch A: the first "
+            f"persons{generated} (not counted). Batch A: the first "
             f"{sizes['batch_a.csv']:,} medical-claim records (all planted noise). Batch B: "
             f"{sizes['batch_b.csv']:,} medical-claim records whose ID number is missing.",
             "",

@@ -212,6 +212,10 @@ def build_county(households: int) -> dict:
             if programme == "tekun"
         ]
         ChangeProposal.objects.bulk_create(deaths)
+    from django.db import connection
+
+    with connection.cursor() as cur:  # fresh statistics, as after any bulk import
+        cur.execute("ANALYZE")
     maker = User.objects.create(username="maker", role="county", area_id=COUNTY)
     checker = User.objects.create(username="checker", role="county", area_id=COUNTY)
     finance = User.objects.create(username="finance", role="county", area_id=COUNTY, finance=True)

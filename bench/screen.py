@@ -104,9 +104,8 @@ def _django(work: Path, database_url: str | None) -> None:
 
 def child_load(work: Path, data: Path, database_url: str | None) -> dict:
     _django(work, database_url)
-    from django.core.management import call_command
-
     import screen_load
+    from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     return screen_load.load_registry(data)

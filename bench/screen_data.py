@@ -16,7 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "luoxiao_counties.csv"
+REFERENCE = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "luoxiao_counties.csv"
+)
 FALLBACK_COUNTIES = ["360321", "360703", "360704", "360724", "360827", "430224", "431025"]
 HOUSEHOLDS_PER_VILLAGE = 300
 EPOCH = dt.date(1970, 1, 1)
@@ -26,9 +28,18 @@ SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高曾
 GIVEN = list("建国秀英明华平志军小红丽文强伟芳敏静海燕春梅兰玉凤")
 MONEY = pa.decimal128(18, 2)
 INCOME_FIELDS = [
-    "wage", "business_income", "business_cost", "property", "pension_basic", "pension_other",
-    "assistance_received", "policy_subsidies", "exempt_transfers", "other_transfers",
-    "education_expense", "financial_assets",
+    "wage",
+    "business_income",
+    "business_cost",
+    "property",
+    "pension_basic",
+    "pension_other",
+    "assistance_received",
+    "policy_subsidies",
+    "exempt_transfers",
+    "other_transfers",
+    "education_expense",
+    "financial_assets",
 ]
 
 
@@ -83,7 +94,8 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
     v_town = (np.arange(n_villages) // len(county_list)) // 15 + 101
     v_num = (np.arange(n_villages) // len(county_list)) % 15 + 1
     village_codes = np.char.add(
-        np.char.add(v_county, np.char.zfill(v_town.astype("U3"), 3)), np.char.zfill(v_num.astype("U3"), 3)
+        np.char.add(v_county, np.char.zfill(v_town.astype("U3"), 3)),
+        np.char.zfill(v_num.astype("U3"), 3),
     )
     hh_village = village_codes[rng.integers(0, n_villages, n_h)]
     hh_ids = np.char.add("B", np.char.zfill(np.arange(n_h).astype("U9"), 9))
@@ -111,8 +123,11 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
     age = np.where(
         pos == 0,
         head_age[p_hh],
-        np.where(pos == 1, np.clip(head_age[p_hh] + rng.integers(-5, 5, n_p), 18, 95),
-                 np.clip(head_age[p_hh] - rng.integers(20, 35, n_p), 0, 70)),
+        np.where(
+            pos == 1,
+            np.clip(head_age[p_hh] + rng.integers(-5, 5, n_p), 18, 95),
+            np.clip(head_age[p_hh] - rng.integers(20, 35, n_p), 0, 70),
+        ),
     )
     relation = np.where(pos == 0, "head", np.where(pos == 1, "spouse", "child"))
     head_male = rng.random(n_h) < 0.8
@@ -123,18 +138,33 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
     birth = ref - age * 365 - rng.integers(0, 365, n_p)
     p_county = np.char.ljust(hh_village[p_hh], 6).astype("U6")
     ids = _id_numbers(p_county, birth, male)
-    health = rng.choice(np.array(["healthy", "chronic", "serious", "disabled"]), n_p, p=[0.85, 0.10, 0.015, 0.035])
+    health = rng.choice(
+        np.array(["healthy", "chronic", "serious", "disabled"]), n_p, p=[0.85, 0.10, 0.015, 0.035]
+    )
     disabled = health == "disabled"
-    dis_type = np.where(disabled, rng.choice(np.array(["physical", "visual", "intellectual", "mental", "multiple"]), n_p), None)
+    dis_type = np.where(
+        disabled,
+        rng.choice(np.array(["physical", "visual", "intellectual", "mental", "multiple"]), n_p),
+        None,
+    )
     dis_grade = np.where(disabled, rng.integers(1, 5, n_p), 0)
     school_age = (age >= 6) & (age <= 15)
-    labour = np.where((age < 16) | (age >= 70), "none", np.where(disabled | (health == "serious"), "lost", np.where(age >= 60, "weak", "normal")))
+    labour = np.where(
+        (age < 16) | (age >= 70),
+        "none",
+        np.where(disabled | (health == "serious"), "lost", np.where(age >= 60, "weak", "normal")),
+    )
     working = (age >= 16) & (age < 60) & (labour == "normal")
-    employment = np.where(working, rng.choice(np.array(["none", "local", "migrant"]), n_p, p=[0.3, 0.3, 0.4]), "none")
+    employment = np.where(
+        working, rng.choice(np.array(["none", "local", "migrant"]), n_p, p=[0.3, 0.3, 0.4]), "none"
+    )
     status = rng.choice(np.array(["active", "deceased", "moved_out"]), n_p, p=[0.99, 0.005, 0.005])
     names = np.char.add(
         np.array(SURNAMES)[rng.integers(0, len(SURNAMES), n_p)],
-        np.char.add(np.array(GIVEN)[rng.integers(0, len(GIVEN), n_p)], np.array(GIVEN)[rng.integers(0, len(GIVEN), n_p)]),
+        np.char.add(
+            np.array(GIVEN)[rng.integers(0, len(GIVEN), n_p)],
+            np.array(GIVEN)[rng.integers(0, len(GIVEN), n_p)],
+        ),
     )
     phone = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, n_p).astype("U9"), 9))
     persons = pa.table(
@@ -152,9 +182,13 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
             "disability_grade": pa.array(dis_grade, pa.int32(), mask=~disabled),
             "labour": labour,
             "employment": employment,
-            "work_months": pa.array(np.where(employment != "none", rng.integers(3, 13, n_p), 0), pa.int32()),
+            "work_months": pa.array(
+                np.where(employment != "none", rng.integers(3, 13, n_p), 0), pa.int32()
+            ),
             "medical_insured": rng.random(n_p) < 0.99,
-            "pension_insured": pa.array(np.where(age >= 16, rng.random(n_p) < 0.9, False), pa.bool_(), mask=age < 16),
+            "pension_insured": pa.array(
+                np.where(age >= 16, rng.random(n_p) < 0.9, False), pa.bool_(), mask=age < 16
+            ),
             "adl_failed": pa.array(np.where(age >= 80, rng.integers(0, 4, n_p), 0), pa.int32()),
             "supporter_capable": pa.nulls(n_p, pa.bool_()),
             "phone": pa.array(phone, pa.string(), mask=pos != 0),
@@ -185,7 +219,10 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
         }
         missing = rng.random(n_h) < 0.002  # a few households without an income record
         keep = ~missing
-        table = {"household_id": hh_ids[keep], "year": pa.array(np.full(keep.sum(), year), pa.int32())}
+        table = {
+            "household_id": hh_ids[keep],
+            "year": pa.array(np.full(keep.sum(), year), pa.int32()),
+        }
         for name in INCOME_FIELDS:
             table[name] = money(np.round(cols[name][keep]))
         years.append(pa.table(table))
@@ -198,7 +235,9 @@ def generate(persons_target: int, seed: int, out_dir: Path, *, as_of: dt.date) -
     return counts
 
 
-def _records(kind: str, rows: int, rng, person_idx, persons, extra: dict, as_of, *, window_days=700) -> pa.Table:
+def _records(
+    kind: str, rows: int, rng, person_idx, persons, extra: dict, as_of, *, window_days=700
+) -> pa.Table:
     start = _days(as_of) - window_days
     event = rng.integers(start, _days(as_of) + 1, rows)
     table = {
@@ -221,61 +260,181 @@ def _feeds(rng, persons, households, out_dir: Path, as_of, age, school_age) -> d
         counts[f"feed_{kind}"] = table.num_rows
 
     idx = np.arange(n_p)
-    write("medical_insurance", _records("medical_insurance", n_p, rng, idx, persons, {
-        "year": pa.array(np.full(n_p, as_of.year), pa.int32()),
-        "insured": rng.random(n_p) < 0.995}, as_of, window_days=180))
+    write(
+        "medical_insurance",
+        _records(
+            "medical_insurance",
+            n_p,
+            rng,
+            idx,
+            persons,
+            {
+                "year": pa.array(np.full(n_p, as_of.year), pa.int32()),
+                "insured": rng.random(n_p) < 0.995,
+            },
+            as_of,
+            window_days=180,
+        ),
+    )
     m = int(n_p * 1.3)
     who = rng.integers(0, n_p, m)
     total = rng.exponential(3000, m).round()
     oop = (total * rng.uniform(0.1, 0.5, m)).round()
-    write("medical_claims", _records("medical_claims", m, rng, who, persons, {
-        "total_cost": money(total),
-        "insurance_paid": money(total - oop),
-        "out_of_pocket": money(oop),
-        "inpatient": rng.random(m) < 0.2}, as_of))
+    write(
+        "medical_claims",
+        _records(
+            "medical_claims",
+            m,
+            rng,
+            who,
+            persons,
+            {
+                "total_cost": money(total),
+                "insurance_paid": money(total - oop),
+                "out_of_pocket": money(oop),
+                "inpatient": rng.random(m) < 0.2,
+            },
+            as_of,
+        ),
+    )
     pupils = np.flatnonzero(school_age)
     terms = []
     for term in (f"{as_of.year - 1}-2", f"{as_of.year}-1"):
         k = len(pupils)
-        t = _records("school_enrolment", k, rng, pupils, persons, {
-            "term": np.full(k, term), "school": np.full(k, "中心小学"),
-            "stage": np.where(age[pupils] <= 12, "primary", "junior"),
-            "status": rng.choice(np.array(["enrolled", "dropped_out", "suspended"]), k, p=[0.985, 0.01, 0.005])}, as_of, window_days=300)
-        terms.append(t.set_column(0, "record_id", pa.array(np.char.add(f"sch{term}-", np.arange(k).astype("U10")))))
+        t = _records(
+            "school_enrolment",
+            k,
+            rng,
+            pupils,
+            persons,
+            {
+                "term": np.full(k, term),
+                "school": np.full(k, "中心小学"),
+                "stage": np.where(age[pupils] <= 12, "primary", "junior"),
+                "status": rng.choice(
+                    np.array(["enrolled", "dropped_out", "suspended"]), k, p=[0.985, 0.01, 0.005]
+                ),
+            },
+            as_of,
+            window_days=300,
+        )
+        terms.append(
+            t.set_column(
+                0, "record_id", pa.array(np.char.add(f"sch{term}-", np.arange(k).astype("U10")))
+            )
+        )
     write("school_enrolment", pa.concat_tables(terms))
     k = int(n_p * 0.4)
     who = rng.integers(0, n_p, k)
-    write("employment", _records("employment", k, rng, who, persons, {
-        "event": rng.choice(np.array(["registered_unemployed", "returned_migrant", "employed"]), k, p=[0.02, 0.05, 0.93])}, as_of))
+    write(
+        "employment",
+        _records(
+            "employment",
+            k,
+            rng,
+            who,
+            persons,
+            {
+                "event": rng.choice(
+                    np.array(["registered_unemployed", "returned_migrant", "employed"]),
+                    k,
+                    p=[0.01, 0.02, 0.97],
+                )
+            },
+            as_of,
+        ),
+    )
     k = int(n_p * 0.04)
     who = rng.integers(0, n_p, k)
-    write("disability", _records("disability", k, rng, who, persons, {
-        "disability_type": rng.choice(np.array(["physical", "visual", "intellectual", "mental"]), k),
-        "disability_grade": pa.array(rng.integers(1, 5, k), pa.int32())}, as_of))
+    write(
+        "disability",
+        _records(
+            "disability",
+            k,
+            rng,
+            who,
+            persons,
+            {
+                "disability_type": rng.choice(
+                    np.array(["physical", "visual", "intellectual", "mental"]), k
+                ),
+                "disability_grade": pa.array(rng.integers(1, 5, k), pa.int32()),
+            },
+            as_of,
+        ),
+    )
     k = int(n_p * 0.12)
     who = rng.integers(0, n_p, k)
-    write("vehicles", _records("vehicles", k, rng, who, persons, {
-        "vehicle_type": rng.choice(np.array(["car", "truck", "van", "motorcycle", "agricultural"]), k, p=[0.3, 0.05, 0.05, 0.5, 0.1]),
-        "status": rng.choice(np.array(["active", "scrapped"]), k, p=[0.9, 0.1])}, as_of))
+    write(
+        "vehicles",
+        _records(
+            "vehicles",
+            k,
+            rng,
+            who,
+            persons,
+            {
+                "vehicle_type": rng.choice(
+                    np.array(["car", "truck", "van", "motorcycle", "agricultural"]),
+                    k,
+                    p=[0.3, 0.05, 0.05, 0.5, 0.1],
+                ),
+                "status": rng.choice(np.array(["active", "scrapped"]), k, p=[0.9, 0.1]),
+            },
+            as_of,
+        ),
+    )
     k = int(n_p * 0.03)
     who = rng.integers(0, n_p, k)
-    write("businesses", _records("businesses", k, rng, who, persons, {
-        "enterprise_name": np.full(k, "某某农业合作社"),
-        "role": rng.choice(np.array(["legal_rep", "shareholder"]), k),
-        "registered_capital": money(rng.integers(1, 500, k) * 1000),
-        "status": rng.choice(np.array(["active", "revoked", "cancelled"]), k, p=[0.8, 0.1, 0.1])}, as_of))
+    write(
+        "businesses",
+        _records(
+            "businesses",
+            k,
+            rng,
+            who,
+            persons,
+            {
+                "enterprise_name": np.full(k, "某某农业合作社"),
+                "role": rng.choice(np.array(["legal_rep", "shareholder"]), k),
+                "registered_capital": money(rng.integers(1, 500, k) * 1000),
+                "status": rng.choice(
+                    np.array(["active", "revoked", "cancelled"]), k, p=[0.8, 0.1, 0.1]
+                ),
+            },
+            as_of,
+        ),
+    )
     k = int(n_p * 0.01)
     who = rng.integers(0, n_p, k)
-    write("payroll", _records("payroll", k, rng, who, persons, {"employer": np.full(k, "县人民医院")}, as_of))
+    write(
+        "payroll",
+        _records("payroll", k, rng, who, persons, {"employer": np.full(k, "县人民医院")}, as_of),
+    )
     k = int(n_p * 0.004)
     who = rng.integers(0, n_p, k)
     write("deaths", _records("deaths", k, rng, who, persons, {}, as_of))
     # household-level kinds: the record names the household; id_number of its head
-    heads = np.flatnonzero(np.asarray(persons.column("relation").to_numpy(zero_copy_only=False) == "head"))
+    heads = np.flatnonzero(
+        np.asarray(persons.column("relation").to_numpy(zero_copy_only=False) == "head")
+    )
     for kind, share, extra in (
-        ("housing", 0.15, lambda k: {"grade": rng.choice(np.array(["A", "B", "C", "D"]), k, p=[0.5, 0.45, 0.04, 0.01])}),
+        (
+            "housing",
+            0.15,
+            lambda k: {
+                "grade": rng.choice(np.array(["A", "B", "C", "D"]), k, p=[0.5, 0.45, 0.04, 0.01])
+            },
+        ),
         ("water", 0.08, lambda k: {"secure": rng.random(k) < 0.97}),
-        ("disaster", 0.05, lambda k: {"disaster_type": np.full(k, "flood"), "loss_amount": money(rng.integers(1, 40, k) * 1000)}),
+        (
+            "disaster",
+            0.05,
+            lambda k: {
+                "disaster_type": np.full(k, "flood"),
+                "loss_amount": money(rng.integers(1, 40, k) * 1000),
+            },
+        ),
     ):
         k = int(n_h * share)
         who = heads[rng.integers(0, len(heads), k)]

@@ -22,7 +22,9 @@ def _copy_or_insert(cursor, vendor: str, table: str, columns: list[str], data: p
         for batch in data.to_batches(500_000):
             sink = pa.BufferOutputStream()
             pacsv.write_csv(
-                pa.Table.from_batches([batch]), sink, write_options=pacsv.WriteOptions(include_header=False)
+                pa.Table.from_batches([batch]),
+                sink,
+                write_options=pacsv.WriteOptions(include_header=False),
             )
             with cursor.cursor.copy(
                 f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
@@ -51,7 +53,11 @@ def load_registry(data_dir: Path) -> dict:
     townships = sorted({v[:9] for v in villages})
     counts = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        known = {r[0] for r in cursor.execute("SELECT code FROM areas_area").fetchall()} if vendor != "postgresql" else None
+        known = (
+            {r[0] for r in cursor.execute("SELECT code FROM areas_area").fetchall()}
+            if vendor != "postgresql"
+            else None
+        )
         if known is None:
             cursor.execute("SELECT code FROM areas_area")
             known = {r[0] for r in cursor.fetchall()}
@@ -92,8 +98,8 @@ def load_registry(data_dir: Path) -> dict:
         n_p = persons.num_rows
         blank = pa.array([""] * n_p)
 
-        def text(col):
-            return pc.fill_null(persons.column(col), "")
+        def text(col, source=persons):
+            return pc.fill_null(source.column(col), "")
 
         table = pa.table(
             {
@@ -123,7 +129,9 @@ def load_registry(data_dir: Path) -> dict:
             }
         )
         if vendor != "postgresql":
-            table = table.set_column(4, "birth_date", pc.cast(table.column("birth_date"), pa.string()))
+            table = table.set_column(
+                4, "birth_date", pc.cast(table.column("birth_date"), pa.string())
+            )
         del persons
         _copy_or_insert(cursor, vendor, "registry_person", table.column_names, table)
         counts["persons"] = n_p
@@ -132,9 +140,16 @@ def load_registry(data_dir: Path) -> dict:
         incomes = pq.read_table(data_dir / "incomes.parquet")
         money = [c for c in incomes.column_names if c not in ("household_id", "year")]
         n_i = incomes.num_rows
-        cols = {"household_id": household_pk(incomes.column("household_id")), "year": incomes.column("year")}
+        cols = {
+            "household_id": household_pk(incomes.column("household_id")),
+            "year": incomes.column("year"),
+        }
         for c in money:
-            cols[c] = incomes.column(c) if vendor == "postgresql" else pc.cast(incomes.column(c), pa.string())
+            cols[c] = (
+                incomes.column(c)
+                if vendor == "postgresql"
+                else pc.cast(incomes.column(c), pa.string())
+            )
         cols["version"] = pa.array([1] * n_i, pa.int32())
         cols["updated_at"] = pa.array([now] * n_i)
         table = pa.table(cols)

@@ -19,8 +19,15 @@ NEAR_RATIO = 1.1
 DISASTER_RATIO = 0.5
 DROP_RATIO = 0.3
 NET_PARTS_PLUS = [
-    "wage", "business_income", "property", "pension_basic", "pension_other",
-    "assistance_received", "policy_subsidies", "exempt_transfers", "other_transfers",
+    "wage",
+    "business_income",
+    "property",
+    "pension_basic",
+    "pension_other",
+    "assistance_received",
+    "policy_subsidies",
+    "exempt_transfers",
+    "other_transfers",
 ]
 
 
@@ -53,9 +60,12 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     dead = set(deaths.loc[deaths["event_date"] <= D, "id_number"])
     p["active"] = (p["status"] == "active") & ~p["id_number"].isin(dead)
     p["age"] = (
-        D.year - p["birth_date"].dt.year
-        - ((p["birth_date"].dt.month > D.month)
-           | ((p["birth_date"].dt.month == D.month) & (p["birth_date"].dt.day > D.day))).astype(int)
+        D.year
+        - p["birth_date"].dt.year
+        - (
+            (p["birth_date"].dt.month > D.month)
+            | ((p["birth_date"].dt.month == D.month) & (p["birth_date"].dt.day > D.day))
+        ).astype(int)
     )
     act = p[p["active"]].copy()
     n = act.groupby("household_id").size().rename("n")
@@ -66,13 +76,17 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     inc = inc[inc["year"] <= as_of.year]
     inc["net_income"] = inc[NET_PARTS_PLUS].sum(axis=1) - inc["business_cost"]
     latest = inc.sort_values(["household_id", "year"]).drop_duplicates("household_id", keep="last")
-    prev = inc.merge(latest[["household_id", "year"]].rename(columns={"year": "y"}), on="household_id")
+    prev = inc.merge(
+        latest[["household_id", "year"]].rename(columns={"year": "y"}), on="household_id"
+    )
     prev = prev[prev["year"] == prev["y"] - 1][["household_id", "net_income"]].rename(
         columns={"net_income": "net_prev"}
     )
 
     h = hh.merge(n, left_on="household_id", right_index=True, how="inner")
-    h = h.merge(latest[["household_id", "net_income", "education_expense"]], on="household_id", how="left")
+    h = h.merge(
+        latest[["household_id", "net_income", "education_expense"]], on="household_id", how="left"
+    )
     h = h.merge(prev, on="household_id", how="left")
     h["has_income"] = h["net_income"].notna()
     h["pc"] = h["net_income"] / h["n"]
@@ -91,20 +105,30 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     dis["event_date"] = pd.to_datetime(dis["event_date"])
     dis = dis[(dis["event_date"] > d12) & (dis["event_date"] <= D)]
     dis["loss_amount"] = dis["loss_amount"].astype(float)
-    h = h.merge(dis.groupby("household_id")["loss_amount"].sum().rename("disaster"),
-                left_on="household_id", right_index=True, how="left")
+    h = h.merge(
+        dis.groupby("household_id")["loss_amount"].sum().rename("disaster"),
+        left_on="household_id",
+        right_index=True,
+        how="left",
+    )
     h["disaster"] = h["disaster"].fillna(0.0)
 
     rules: dict[str, pd.Series] = {}
     inc_ok = h["has_income"]
     rules["M-INCOME"] = inc_ok & (h["pc"] < INCOME_LINE)
-    rules["M-RIGID"] = inc_ok & (h["rigid"] > 0) & ((h["net_income"] - h["rigid"]) / h["n"] < INCOME_LINE)
-    rules["M-DISASTER"] = inc_ok & (h["disaster"] > 0) & (
-        h["disaster"] >= DISASTER_RATIO * h["net_income"].clip(lower=0)
+    rules["M-RIGID"] = (
+        inc_ok & (h["rigid"] > 0) & ((h["net_income"] - h["rigid"]) / h["n"] < INCOME_LINE)
+    )
+    rules["M-DISASTER"] = (
+        inc_ok
+        & (h["disaster"] > 0)
+        & (h["disaster"] >= DISASTER_RATIO * h["net_income"].clip(lower=0))
     )
     rules["Y-NEAR"] = inc_ok & (h["pc"] >= INCOME_LINE) & (h["pc"] < NEAR_RATIO * INCOME_LINE)
-    rules["Y-DROP"] = inc_ok & (h["net_prev"] > 0) & (
-        h["net_income"] / h["n"] <= (1 - DROP_RATIO) * h["net_prev"] / h["n"]
+    rules["Y-DROP"] = (
+        inc_ok
+        & (h["net_prev"] > 0)
+        & (h["net_income"] / h["n"] <= (1 - DROP_RATIO) * h["net_prev"] / h["n"])
     )
 
     # evidence from feeds overrides the registry
@@ -134,10 +158,17 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     a["county"] = a["household_id"].map(hh.set_index("household_id")["village_code"]).str[:6]
     term = sch.groupby("county")["term"].max().rename("current_term")
     enrolled = sch.merge(term, left_on="county", right_index=True)
-    enrolled = set(enrolled.loc[(enrolled["term"] == enrolled["current_term"]) & (enrolled["status"] == "enrolled"), "id_number"])
+    enrolled = set(
+        enrolled.loc[
+            (enrolled["term"] == enrolled["current_term"]) & (enrolled["status"] == "enrolled"),
+            "id_number",
+        ]
+    )
     disab = read("feed_disability")
     disab["event_date"] = pd.to_datetime(disab["event_date"])
-    ld = _latest(disab, "id_number", D)[["id_number", "disability_grade"]].rename(columns={"disability_grade": "fgrade"})
+    ld = _latest(disab, "id_number", D)[["id_number", "disability_grade"]].rename(
+        columns={"disability_grade": "fgrade"}
+    )
     a = a.merge(ld, on="id_number", how="left")
     a["grade_now"] = a["fgrade"].fillna(a["disability_grade"])
     kid = (a["age"] >= 6) & (a["age"] <= 15)
@@ -148,17 +179,33 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
 
     # Y-LABOUR: deaths / severe disability certificates of members aged 16-59 in the last 12 months
     members = p[["id_number", "household_id", "birth_date"]]
-    ev = pd.concat([
-        deaths[(deaths["event_date"] > d12) & (deaths["event_date"] <= D)][["id_number", "event_date"]],
-        disab[(disab["event_date"] > d12) & (disab["event_date"] <= D) & disab["disability_grade"].isin([1, 2])][["id_number", "event_date"]],
-    ]).merge(members, on="id_number")
+    ev = pd.concat(
+        [
+            deaths[(deaths["event_date"] > d12) & (deaths["event_date"] <= D)][
+                ["id_number", "event_date"]
+            ],
+            disab[
+                (disab["event_date"] > d12)
+                & (disab["event_date"] <= D)
+                & disab["disability_grade"].isin([1, 2])
+            ][["id_number", "event_date"]],
+        ]
+    ).merge(members, on="id_number")
     age_at = (ev["event_date"] - ev["birth_date"]).dt.days // 365.25
-    rules["Y-LABOUR"] = h["household_id"].isin(ev.loc[(age_at >= 16) & (age_at <= 59), "household_id"])
+    rules["Y-LABOUR"] = h["household_id"].isin(
+        ev.loc[(age_at >= 16) & (age_at <= 59), "household_id"]
+    )
 
     emp = read("feed_employment")
     emp["event_date"] = pd.to_datetime(emp["event_date"])
-    emp = emp[(emp["event_date"] > d6) & (emp["event_date"] <= D) & emp["event"].isin(["registered_unemployed", "returned_migrant"])]
-    rules["Y-JOBLOSS"] = h["household_id"].isin(emp.loc[emp["id_number"].isin(act["id_number"]), "household_id"])
+    emp = emp[
+        (emp["event_date"] > d6)
+        & (emp["event_date"] <= D)
+        & emp["event"].isin(["registered_unemployed", "returned_migrant"])
+    ]
+    rules["Y-JOBLOSS"] = h["household_id"].isin(
+        emp.loc[emp["id_number"].isin(act["id_number"]), "household_id"]
+    )
 
     fired = pd.DataFrame({k: v.to_numpy() for k, v in rules.items()}, index=h["household_id"])
     names = np.array(sorted(fired.columns))
@@ -169,9 +216,17 @@ def screen(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     orange = fired[["M-EDU", "M-MEDINS", "M-HOUSING", "M-WATER"]].any(axis=1).to_numpy()
     level = np.where(red, "red", np.where(orange, "orange", "yellow"))
     category = np.where(
-        ~(red | orange), "",
-        np.where(h["registered_poor"].to_numpy(), "unstable",
-                 np.where(~fired["M-INCOME"].to_numpy() & (fired["M-RIGID"] | fired["M-DISASTER"]).to_numpy(), "sudden", "edge")),
+        ~(red | orange),
+        "",
+        np.where(
+            h["registered_poor"].to_numpy(),
+            "unstable",
+            np.where(
+                ~fired["M-INCOME"].to_numpy() & (fired["M-RIGID"] | fired["M-DISASTER"]).to_numpy(),
+                "sudden",
+                "edge",
+            ),
+        ),
     )
     rule_lists = [";".join(names[row]) for row in mask[any_rule]]
     return pd.DataFrame(

@@ -21,6 +21,17 @@ def _data_dir(tmp_path, settings):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache (area summaries of the web layer) starts empty in every test: databases
+    roll back between tests, cached figures must not outlive them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """The project's shared specification folder (policy cases, formats, reference data)."""

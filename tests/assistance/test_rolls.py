@@ -449,12 +449,13 @@ def test_registry_changes_after_the_last_amount_are_listed_for_recompute(users, 
     income.save()
     assert list(selectors.changed_since_last_amount(users["county"])) == [enrolled["b"]]
     assert list(selectors.changed_since_last_amount(users["village_2"])) == []
-    engine.set("R002", dibao=(True, 380), since=D(2024, 6, 1))
-    services.enrolment_recompute(
+    # Re-assessed: the amount happens to stay the same, and the change is dealt with.
+    result = services.enrolment_recompute(
         actor=users["county"],
         enrolment_id=enrolled["b"].pk,
         version=None,
         as_of=D(2024, 6, 10),
         reason="income",
     )
+    assert not result["changed"] and enrolled["b"].amounts.count() == 1
     assert list(selectors.changed_since_last_amount(users["county"])) == []

@@ -44,6 +44,8 @@ def test_queue_shows_both_sides_masked(queued):
     assert cand["name"] == "张三" and cand["household_id"] == "HH-A1"
     assert cand["id_number_display"] != cand["id_number"] and "*" in cand["id_number_display"]
     assert {c["village_code"] for c in items["p3"]["candidates"]} == {VILLAGE_A, VILLAGE_B}
+    assert selectors.review_count(user=None) == 2
+    assert selectors.review_count(user=None, kind="deaths") == 0
     assert selectors.review_queue(user=None, limit=1)[0]["record_id"] in {"t1", "p3"}
     assert len(selectors.review_queue(user=None, limit=1, offset=1)) == 1
     unmasked = selectors.review_queue(user=None, kind="medical_claims", unmask=True)
@@ -82,6 +84,12 @@ def test_confirm_and_reject_are_stored_audited_and_take_effect(queued):
     decided_p3 = selectors.record_link("medical_claims", "p3")
     assert chen_a not in {c["id_number"] for c in decided_p3["candidates"] or []}
     assert decided_p3["decision"] == "reject"
+    # If p3 still needs a person, it is back in the queue with the remaining candidate only.
+    queued = {i["record_id"]: i for i in selectors.review_queue(user=None)}
+    if got["p3"]["status"] == "review":
+        assert [c["id_number"] for c in queued["p3"]["candidates"]] == [chen_b]
+    else:
+        assert "p3" not in queued
 
 
 @pytest.mark.django_db

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="session")
 def spark_session():
+    """The suite's one local Spark session (same settings as the engine's tests, so whichever
+    fixture starts it, the other finds it unchanged)."""
     import os
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -23,11 +25,15 @@ def spark_session():
     spark = (
         SparkSession.builder.master("local[1]")
         .appName("safetynet-tests")
-        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
         .getOrCreate()
     )
-    yield spark
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 @pytest.mark.django_db

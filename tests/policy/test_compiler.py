@@ -38,7 +38,8 @@ def round_div_sql(cases: list[tuple[Decimal, int, int]], dialect: str) -> str:
     for a, b, k in cases:
         expr = _Compiler.round_div(exp.Cast(this=exp.Literal.number(format(a, "f")), to=exp.DataType.build("DECIMAL(18, 4)")),
                                    exp.Literal.number(b), k)
-        parts.append(f"SELECT CAST({expr.sql(dialect=dialect)} AS VARCHAR) AS r")
+        text = "STRING" if dialect == "spark" else "VARCHAR"
+        parts.append(f"SELECT CAST({expr.sql(dialect=dialect)} AS {text}) AS r")
     return " UNION ALL ".join(parts)
 
 

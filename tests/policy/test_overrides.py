@@ -47,7 +47,7 @@ def test_override_is_validated_stored_exactly_and_audited(village):
         ({"parameter": "dibao.nonsense", "value": 1}, "unknown parameter dibao.nonsense"),
         ({"parameter": "dibao.standard", "value": "abc"}, "expected a number"),
         ({"parameter": "monitoring.school_age", "value": {"min": 9, "max": 6}}, "min must not exceed max"),
-        ({"parameter": "dibao.standard", "value": 700, "area_code": "3608"}, "invalid area code"),
+        ({"parameter": "dibao.standard", "value": 700, "area_code": "36081"}, "invalid area code"),
         ({"parameter": "dibao.standard", "value": 700, "area_code": "360899"}, "area 360899 does not exist"),
         ({"parameter": "dibao.standard", "value": 700, "reason": "  "}, "a reason is required"),
     ],
@@ -90,9 +90,12 @@ def test_cli_params_and_override(village, monkeypatch):
                                  "--value", "705", "--from", "2024-04-01", "--reason", "县民政局通知"])
     assert result.exit_code == 0, result.output
     assert "override #" in result.output
+    result = runner.invoke(app, ["policy", "params", "--area", village, "--date", "2024-06-30", "--json"])
+    standard = json.loads(result.output)["parameters"]["dibao.standard"]
+    assert standard["value"] == 705 and standard["origin"] == "override" and standard["area"] == "360827"
     result = runner.invoke(app, ["policy", "params", "--area", village, "--date", "2024-06-30"])
     assert result.exit_code == 0
-    assert "705" in result.output and "[人工调整 override]" in result.output and "[D]" in result.output
+    assert "705" in result.output and "人工调整" in result.output and "[D]" in result.output
     result = runner.invoke(app, ["policy", "override", "--area", "360827", "--parameter", "monitoring.school_age",
                                  "--value", "{min: 6, max: 16}", "--from", "2024-04-01", "--reason", "试点"])
     assert result.exit_code == 0, result.output

@@ -243,3 +243,11 @@ def test_export_through_a_users_scope(region, tmp_path):
     ids = set(Household.objects.filter(village=village).values_list("household_id", flat=True))
     assert {r[1] for r in persons} <= ids
     assert AuditEvent.objects.get(action="export").actor == cadre
+
+
+def test_xlsx_long_cell_is_refused(region):
+    path = workbook(region, region / "registry.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["households"]["C3"] = "长" * 5000
+    wb.save(path)
+    rejected([path], "households!C3", "longer than 1000")

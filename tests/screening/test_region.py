@@ -38,8 +38,13 @@ def region(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def lake(region, settings):
+def lake(region, settings, monkeypatch):
+    from safetynet.screening import runner
+    from safetynet.screening.results import QUALITY
+
     settings.LAKE_DIR = region["lake_dir"]
+    # the programmes' own checks (enrolments, payments) are tested with the programmes
+    monkeypatch.setattr(runner, "programme_checks", lambda **_: QUALITY.empty_table())
     return region
 
 
@@ -65,7 +70,9 @@ def test_findings_equal_assess_of_each_household(lake):
 
     run = screen()
     results = Path(run.results_path)
-    households = {r["household_id"]: r for r in pq.read_table(results / "households.parquet").to_pylist()}
+    households = {
+        r["household_id"]: r for r in pq.read_table(results / "households.parquet").to_pylist()
+    }
     tekun = pq.read_table(results / "tekun.parquet").to_pylist()
     single = pq.read_table(results / "single_person.parquet").to_pylist()
     quality = pq.read_table(results / "quality.parquet").to_pylist()
@@ -74,7 +81,8 @@ def test_findings_equal_assess_of_each_household(lake):
     assert len(warned) >= 25 and len(quiet) >= 25
     sample = warned[:: max(1, len(warned) // 25)][:25] + quiet[:: max(1, len(quiet) // 25)][:25]
     warnings = {
-        f.household.household_id: f for f in Finding.objects.filter(kind="warning").select_related("household")
+        f.household.household_id: f
+        for f in Finding.objects.filter(kind="warning").select_related("household")
     }
     inputs = default_catalogue().inputs
     outcomes = assess_many([parse_scenario(scenario_with_feeds(h, AS_OF), inputs) for h in sample])
@@ -86,12 +94,16 @@ def test_findings_equal_assess_of_each_household(lake):
         assert sorted(mon["rules"]) == row["rules"], hid
         assert sorted(mon["risk_types"]) == row["risk_types"], hid
         assert (mon["level"], mon["category"], mon["flagged"]) == (
-            row["level"], row["category"], row["flagged"]
+            row["level"],
+            row["category"],
+            row["flagged"],
         ), hid
         if mon["rules"]:
             finding = warnings[hid]
             assert (finding.rules, finding.level, finding.category or None) == (
-                sorted(mon["rules"]), mon["level"], mon["category"]
+                sorted(mon["rules"]),
+                mon["level"],
+                mon["category"],
             ), hid
             fired = {e["rule"] for e in finding.explanations}
             assert set(mon["rules"]) <= fired, hid
@@ -106,15 +118,21 @@ def test_findings_equal_assess_of_each_household(lake):
         assert got["measures"]["n"] == row["n"], hid
         assert got["tekun"] == {
             t["id_number"]: {
-                "eligible": t["eligible"], "care_level": t["care_level"], "monthly_amount": t["monthly_amount"]
+                "eligible": t["eligible"],
+                "care_level": t["care_level"],
+                "monthly_amount": t["monthly_amount"],
             }
-            for t in tekun if t["household_id"] == hid
+            for t in tekun
+            if t["household_id"] == hid
         }, hid
         assert got["single_person"] == {
-            s["id_number"]: {"monthly_amount": s["monthly_amount"]} for s in single if s["household_id"] == hid
+            s["id_number"]: {"monthly_amount": s["monthly_amount"]}
+            for s in single
+            if s["household_id"] == hid
         }, hid
         assert sorted((q["check"], q["id_number"] or "") for q in got["quality"]) == sorted(
-            (q["check"], q["id_number"] or "") for q in quality
+            (q["check"], q["id_number"] or "")
+            for q in quality
             if q["household_id"] == hid and q["source"] == "engine"
         ), hid
 
@@ -124,8 +142,14 @@ def test_csv_files_are_sorted_and_formatted(lake, tmp_path):
     with open(tmp_path / "out" / "eligibility.csv", encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == [
-        "household_id", "n", "pc_net_income", "pc_month_income", "dibao_eligible", "dibao_edge",
-        "dibao_amount", "rigid_hardship",
+        "household_id",
+        "n",
+        "pc_net_income",
+        "pc_month_income",
+        "dibao_eligible",
+        "dibao_edge",
+        "dibao_amount",
+        "rigid_hardship",
     ]
     assert len(rows) - 1 == run.counts["households"]
     ids = [r[0] for r in rows[1:]]
@@ -152,10 +176,22 @@ def _new_feed_batch(path: Path, persons: list, households: list) -> Path:
     """A department file of disaster losses and medical claims for a few registry people."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["record_id", "id_number", "name", "event_date", "total_cost", "insurance_paid",
-                    "out_of_pocket", "inpatient"])
+        w.writerow(
+            [
+                "record_id",
+                "id_number",
+                "name",
+                "event_date",
+                "total_cost",
+                "insurance_paid",
+                "out_of_pocket",
+                "inpatient",
+            ]
+        )
         for i, p in enumerate(persons):
-            w.writerow([f"NEW-{i}", p.id_number, p.name, "2024-05-01", "90000", "10000", "80000", "Y"])
+            w.writerow(
+                [f"NEW-{i}", p.id_number, p.name, "2024-05-01", "90000", "10000", "80000", "Y"]
+            )
     return path
 
 
@@ -174,12 +210,21 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
     Income.objects.get(pk=income.pk).save()  # bumps updated_at
     mover = Person.objects.filter(household=households[6]).exclude(relation="head").first()
     if mover is not None:
-        person_update(actor=None, person=mover, expected_version=mover.version,
-                      household_id=households[7].household_id)
+        person_update(
+            actor=None,
+            person=mover,
+            expected_version=mover.version,
+            household_id=households[7].household_id,
+        )
     # a new department batch: large medical bills for members of three other households
-    patients = [Person.objects.filter(household=h, status="active").first() for h in households[10:13]]
-    feed_load(actor=None, kind="medical_claims",
-              path=_new_feed_batch(tmp_path / "claims.csv", patients, households[10:13]))
+    patients = [
+        Person.objects.filter(household=h, status="active").first() for h in households[10:13]
+    ]
+    feed_load(
+        actor=None,
+        kind="medical_claims",
+        path=_new_feed_batch(tmp_path / "claims.csv", patients, households[10:13]),
+    )
     # the school-enrolment records of one county: its current term changes for every pupil
     county = households[0].village_id[:6]
     source = lake["demo"] / "feeds" / "school_enrolment.csv"
@@ -196,7 +241,9 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
     incremental = screen(incremental=True, out_dir=tmp_path / "incremental")
     assert incremental.incremental, incremental.counts
     changed = incremental.counts["changed_households"]
-    assert 8 <= changed < incremental.counts["households"] // 4, incremental.counts["change_reasons"]
+    assert 8 <= changed < incremental.counts["households"] // 4, incremental.counts[
+        "change_reasons"
+    ]
     reasons = incremental.counts["change_reasons"]
     assert reasons["feeds.medical_claims"] >= 3 and reasons["feeds.county_wide"] > 0, reasons
     after_incremental = findings_state()
@@ -204,9 +251,13 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
     full = screen(out_dir=tmp_path / "full")
     assert not full.incremental
     for name in CSV_FILES:
-        assert (tmp_path / "incremental" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+        assert (tmp_path / "incremental" / name).read_bytes() == (
+            tmp_path / "full" / name
+        ).read_bytes(), name
     assert findings_state() == after_incremental
     assert full.counts["findings"]["new"] == 0 and full.counts["findings"]["resolved"] == 0
     # and the changes did change something
-    assert (tmp_path / "base" / "warnings.csv").read_bytes() != (tmp_path / "full" / "warnings.csv").read_bytes()
+    assert (tmp_path / "base" / "warnings.csv").read_bytes() != (
+        tmp_path / "full" / "warnings.csv"
+    ).read_bytes()
     json.dumps(incremental.counts)  # counts stay JSON

@@ -206,3 +206,48 @@ def test_nothing_changed_evaluates_nothing(small_registry, scripted_engine, tmp_
     assert (tmp_path / "a" / "warnings.csv").read_bytes() == (
         tmp_path / "b" / "warnings.csv"
     ).read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_reader_and_connection_reader_give_the_same_snapshot(villages, tmp_path, monkeypatch):
+    """Outside a transaction the snapshot reads through ADBC where it can (PostgreSQL; SQLite
+    files); the connection's own reader must give identical tables."""
+    from safetynet.screening import snapshot
+
+    for i in range(6):
+        make_household(i, VILLAGES[i % 3], grade="C" if i % 2 else "", members=1 + i % 3)
+    Household.objects.filter(household_id="H00001").update(exit_year=None)
+    Person.objects.filter(household__household_id="H00002").update(
+        disability_grade=2, disability_type="physical", pension_insured=False
+    )
+    bulk = write_snapshot(tmp_path / "bulk", monitored={"H00002"})
+    monkeypatch.setattr(snapshot, "adbc_uri", lambda: None)
+    plain = write_snapshot(tmp_path / "plain", monitored={"H00002"})
+    for table in ("households", "persons", "incomes"):
+        a = pq.read_table(bulk.paths[table]).sort_by(
+            [(pq.read_schema(bulk.paths[table]).names[0], "ascending")]
+        )
+        b = pq.read_table(plain.paths[table]).sort_by(
+            [(pq.read_schema(plain.paths[table]).names[0], "ascending")]
+        )
+        assert a.equals(b), table
+    hh = {r["household_id"]: r for r in pq.read_table(bulk.paths["households"]).to_pylist()}
+    assert hh["H00000"]["housing_grade"] is None and hh["H00001"]["housing_grade"] == "C"
+    assert hh["H00002"]["already_monitored"] is True
+
+
+def test_money_keeps_its_digits():
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from safetynet.screening.snapshot import _fen_to_money
+
+    out = _fen_to_money(pa.array([0, 1, -250, 1234567, None], pa.int64()))
+    assert out.to_pylist() == [
+        Decimal("0.00"),
+        Decimal("0.01"),
+        Decimal("-2.50"),
+        Decimal("12345.67"),
+        None,
+    ]

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.django_db
 def make_user(username, role, area):
     from safetynet.accounts.services import user_create
 
-    return user_create(actor=None, username=username, password="pw-12345678", role=role, area_code=area)
+    return user_create(
+        actor=None, username=username, password="pw-12345678", role=role, area_code=area
+    )
 
 
 def test_bad_requests_are_refused_with_both_languages(villages):
@@ -81,7 +83,9 @@ def test_scheduled_screen_runs_in_the_task_worker(
     assert Finding.objects.filter(kind="warning", village_code__startswith="430224").exists()
 
 
-def test_screening_pages(client, small_registry, scripted_engine, django_capture_on_commit_callbacks):
+def test_screening_pages(
+    client, small_registry, scripted_engine, django_capture_on_commit_callbacks
+):
     cadre = make_user("cadre", "village", VILLAGES[0])
     county = make_user("county", "county", "360827")
     other = make_user("other", "county", "430224")
@@ -95,14 +99,19 @@ def test_screening_pages(client, small_registry, scripted_engine, django_capture
             reverse("screening:runs"), {"as_of": "2024-06-30", "engine": "duckdb", "area_code": ""}
         )
     run = ScreenRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("screening:run", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "screening:run", args=[run.pk]
+    )
     assert run.area_codes == ["360827"] and run.status == "queued"
     partial = client.get(reverse("screening:progress", args=[run.pk])).content.decode()
     assert "hx-get" in partial  # polled while queued
     tasks.run_screen.call(run_id=run.pk)
     partial = client.get(reverse("screening:progress", args=[run.pk])).content.decode()
     assert "hx-get" not in partial and "100%" in partial
-    bad = client.post(reverse("screening:runs"), {"as_of": "2024-06-30", "engine": "duckdb", "area_code": "430224"})
+    bad = client.post(
+        reverse("screening:runs"),
+        {"as_of": "2024-06-30", "engine": "duckdb", "area_code": "430224"},
+    )
     assert bad.status_code == 200 and ScreenRun.objects.count() == 1
     client.force_login(other)
     assert client.get(reverse("screening:run", args=[run.pk])).status_code == 404
@@ -113,7 +122,10 @@ def test_command_refuses_a_bad_date_in_both_languages(tmp_path):
     env = {**os.environ, "SAFETYNET_DATA_DIR": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-m", "safetynet.cli", "screen", "--as-of", "2024-13-01"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert out.returncode == 2
     assert "日期" in out.stderr and "invalid date" in out.stderr and "Traceback" not in out.stderr

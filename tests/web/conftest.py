@@ -47,13 +47,3 @@ def web_hooks_only():
     yield
     for k, v in saved.items():
         setattr(reg, k, v)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Area summaries are cached per scope; every test starts from an empty cache."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()

@@ -183,6 +183,9 @@ class Enrolment(models.Model):
     grace_reason = models.TextField(blank=True)
     separately_registered = models.BooleanField(default=False)
     care_level = models.CharField(max_length=10, blank=True)
+    last_assessed_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the rules last assessed it (approval, recompute)"
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -102,21 +102,17 @@ def enrolment_for_household(user, household_id: str) -> list[Enrolment]:
 
 
 def changed_since_last_amount(user, *, area_code: str = "") -> QuerySet:
-    """Enrolments whose household, members or incomes changed in the registry after their
-    latest amount period: candidates for a recompute (members, income)."""
+    """Enrolments whose household, members or incomes changed in the registry after the rules
+    last assessed them: candidates for a recompute (members, income)."""
     from django.db.models import Exists, F
+    from django.db.models.functions import Coalesce
 
     from safetynet.registry.models import Income, Person
 
-    last = (
-        AmountPeriod.objects.filter(enrolment=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("created_at")[:1]
-    )
     qs = (
         _scope(user, Enrolment.objects.select_related("household", "person"))
         .exclude(status="stopped")
-        .annotate(last_amount_at=Subquery(last))
+        .annotate(last_amount_at=Coalesce("last_assessed_at", "created_at"))
         .filter(
             Q(household__updated_at__gt=F("last_amount_at"))
             | Exists(

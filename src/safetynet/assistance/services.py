@@ -630,6 +630,7 @@ def _enrol(
         ),
         separately_registered=app.related_to_staff,
         care_level=outcome["care_level"],
+        last_assessed_at=timezone.now(),
     )
     try:
         with transaction.atomic():
@@ -884,6 +885,7 @@ def enrolment_recompute(
         )
         if outcome["care_level"]:
             enrolment.care_level = outcome["care_level"]
+    enrolment.last_assessed_at = timezone.now()
     enrolment.version += 1
     enrolment.save()
     audit.record(
@@ -992,10 +994,10 @@ def enrolments_recompute_many(
                     note=note,
                 )
             )
+    now = timezone.now()
+    Enrolment.objects.filter(pk__in=[e.pk for e in enrolments]).update(last_assessed_at=now)
     if changed:
-        Enrolment.objects.filter(pk__in=changed).update(
-            version=F("version") + 1, updated_at=timezone.now()
-        )
+        Enrolment.objects.filter(pk__in=changed).update(version=F("version") + 1, updated_at=now)
         audit.bulk_record(events)
     return {
         "assessed": len(enrolments),
@@ -1275,6 +1277,7 @@ def death_process(
                     note=note,
                 )
                 outcome = "recomputed"
+                enrolment.last_assessed_at = timezone.now()
                 enrolment.version += 1
                 enrolment.save()
             else:

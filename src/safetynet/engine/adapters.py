@@ -288,6 +288,8 @@ class RuleEngine:
         created: list[str] = []
         try:
             for name, spec in plan.inputs.items():
+                if name in plan.empty_inputs:
+                    continue  # compiled away: the plan never reads it
                 source = inputs.get(name)
                 if source is None:
                     if not spec.optional:

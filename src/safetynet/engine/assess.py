@@ -274,26 +274,45 @@ def household_scenario(household_id: str, *, as_of: dt.date, request: Mapping[st
 
 
 def _already_monitored(household) -> bool:
+    """A monitoring object, or a household with an open case (POLICY §1, Q-OMIT-MON)."""
     try:
         from safetynet.monitoring import selectors
     except ImportError:
         return False
-    fn = getattr(selectors, "household_is_monitored", None)
-    return bool(fn(household)) if fn else False
+    ids: set[str] = set()
+    for name in ("monitored_household_ids", "open_case_household_ids"):
+        fn = getattr(selectors, name, None)
+        if fn is not None:
+            ids |= set(fn())
+    return household.household_id in ids
 
 
 def _linked_feed_records(household, as_of: dt.date) -> list[dict[str, Any]]:
-    """Department records linked to the household's members, if the feeds context offers them."""
+    """Department records linked to the household, when the feeds context offers them.
+
+    Only the engine's columns of each kind are kept (department, batch and link details are
+    provenance, not evidence); records after `as_of` are left to the rules' own date filters.
+    """
     try:
         from safetynet.feeds import selectors
     except ImportError:
         return []
-    fn = getattr(selectors, "linked_records_for_household", None)
+    fn = getattr(selectors, "records_for_household", None)
     if fn is None:
         return []
+    from safetynet.policy.catalogue import default_catalogue
+
+    inputs = default_catalogue().inputs
     records = []
-    for rec in fn(household.household_id, as_of=as_of):
-        records.append(dict(rec))
+    for kind, rows in sorted(fn(household.household_id).items()):
+        table = inputs.get(f"feed_{kind}")
+        if table is None:
+            continue
+        for row in rows:
+            record = {"kind": kind}
+            record.update({c: row.get(c) for c in table.columns if c in row and row.get(c) is not None})
+            records.append(record)
+    del as_of
     return records
 
 

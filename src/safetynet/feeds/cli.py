@@ -150,6 +150,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """列出已载入的批次 / List loaded batches."""
         _setup()
+        from django.utils.timezone import localtime
+
         from safetynet.feeds.selectors import batch_list
 
         rows = batch_list(kind=kind, status=status)
@@ -195,7 +197,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"{b.batch_id[:12]:<14} {b.kind:<18} {b.department[:12]:<14} {b.rows_total:>7} "
                 f"{b.rows_loaded:>10} {b.rows_rejected:>13}  {b.status:<11} "
-                f"{b.loaded_at:%Y-%m-%d %H:%M}  {b.links_exact}/{b.links_typo}/"
+                f"{localtime(b.loaded_at):%Y-%m-%d %H:%M}  {b.links_exact}/{b.links_typo}/"
                 f"{b.links_probabilistic}/{b.links_household}/{b.links_review}/{b.links_unlinked}"
             )
 

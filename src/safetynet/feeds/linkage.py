@@ -134,13 +134,15 @@ def read_registry() -> RegistryTables:
 
 
 def _records_union(batches: list[BatchRef]) -> str:
+    """All records of the batches; `rid` = batch ordinal × 2^32 + row in the file (no window)."""
     parts = []
-    for b in batches:
+    for i, b in enumerate(batches):
         hh = "household_id" if _household_level(b.kind) else "CAST(NULL AS VARCHAR)"
         parts.append(
-            f"SELECT {lake.sql_str(b.kind)} AS kind, batch_id, department, record_id, "
+            f"SELECT CAST({i} AS BIGINT) * 4294967296 + file_row_number AS rid, "
+            f"{lake.sql_str(b.kind)} AS kind, batch_id, department, record_id, "
             f"id_number AS id_raw, name, birth_date, sex, village_code, {hh} AS hh_given "
-            f"FROM read_parquet({lake.sql_str(b.path)})"
+            f"FROM read_parquet({lake.sql_str(b.path)}, file_row_number = true)"
         )
     return " UNION ALL ".join(parts)
 
@@ -332,7 +334,7 @@ def _exact(con, batches: list[BatchRef]) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE base AS
         WITH r AS (
-            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, kind, batch_id, department,
+            SELECT rid, kind, batch_id, department,
                    record_id, NULLIF(trim(id_raw), '') AS id_raw,
                    {clean_name_sql("name")} AS name, birth_date, sex, village_code, hh_given
             FROM ({source})

@@ -215,10 +215,11 @@ class SparkBackend(Backend):
         self.spark = spark or get_spark()
         # `persist` keeps Splink's intermediate tables in executor memory: no checkpoint
         # directory needed, which suits local mode and small review-band workloads.
+        partitions = int(self.spark.conf.get("spark.sql.shuffle.partitions", "4"))
         self.api = SparkAPI(
             spark_session=self.spark,
             break_lineage_method="persist",
-            num_partitions_on_repartition=4,
+            num_partitions_on_repartition=max(1, min(partitions, 200)),
         )
 
     def table(self, data: pa.Table):

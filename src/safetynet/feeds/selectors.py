@@ -214,7 +214,7 @@ def linked_feed_paths(kind: str) -> list[str]:
             register_linked_feeds(con, kinds=[kind])
             tmp = out_dir / f".tmp-{target.name}"
             con.execute(
-                f"COPY (SELECT * FROM feed_{kind} ORDER BY record_id) "
+                f"COPY (SELECT * FROM feed_{kind}) "
                 f"TO {lake.sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)"
             )
             tmp.rename(target)
@@ -292,6 +292,60 @@ def record_link(kind: str, record_id: str, department: str | None = None) -> dic
     return rows[0]
 
 
+def _review_items_sql(con, kinds: list[str], user) -> tuple[str, list] | None:
+    """SQL (and parameters) of the undecided review items in the user's scope, or None."""
+    prefix = "" if user is None else user.scope_code
+    batches = active_batches(kinds)
+    con.register("sn_decided", decisions_table(kinds))
+    parts = []
+    for k in kinds:
+        for b in (b for b in batches if b.kind == k):
+            link_path = lake.part_file(lake.links_dir(k, b.batch_id))
+            rec_path = lake.part_file(lake.records_dir(k, b.batch_id))
+            if not link_path.exists():
+                continue
+            parts.append(
+                f"""
+                SELECT {lake.sql_str(k)} AS kind, l.record_id, l.department, l.batch_id,
+                       l.method, l.score, l.status, l.to_confirm, l.candidates,
+                       l.id_number AS linked_id, l.area_code, l.normalized_id,
+                       r.id_number AS record_id_number, r.name AS record_name,
+                       r.birth_date AS record_birth_date, r.sex AS record_sex,
+                       r.village_code AS record_village, r.event_date
+                FROM read_parquet({lake.sql_str(link_path)}) l
+                JOIN read_parquet({lake.sql_str(rec_path)}) r USING (record_id)
+                WHERE (l.status = 'review' OR l.to_confirm)
+                """
+            )
+    if not parts:
+        return None
+    # Decided: a confirmation of anyone, or a rejection of the person proposed now.
+    sql = f"""
+        SELECT q.* FROM ({" UNION ALL ".join(parts)}) q
+        ANTI JOIN sn_decided d ON d.kind = q.kind AND d.department = q.department
+             AND d.record_id = q.record_id
+             AND (d.decision = 'confirm'
+                  OR d.id_number = coalesce(q.linked_id, q.candidates[1].id_number))
+        WHERE coalesce(q.area_code, '') LIKE ? || '%'
+    """
+    return sql, [prefix if prefix != "-" else "\x00"]
+
+
+def review_count(*, user, kind: str | None = None) -> int:
+    """How many review items wait in the user's scope (for paging)."""
+    kinds = [kind] if kind else list(KINDS)
+    resolve_kinds(kinds)
+    con = lake.connect()
+    try:
+        built = _review_items_sql(con, kinds, user)
+        if built is None:
+            return 0
+        sql, params = built
+        return con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
+    finally:
+        con.close()
+
+
 def review_queue(
     *,
     user,
@@ -304,52 +358,23 @@ def review_queue(
 
     Each item holds the record side (as the department sent it) and the candidate persons from
     the registry, side by side. ID numbers are masked unless `unmask` (the caller audits that).
-    Only items whose area (candidate's village, else the record's) is in the user's scope.
+    Only items whose area (best candidate's village, else the record's) is in the user's scope.
     """
     from safetynet.registry.models import Person
 
     kinds = [kind] if kind else list(KINDS)
     resolve_kinds(kinds)
-    prefix = "" if user is None else user.scope_code
-    batches = active_batches(kinds)
-    decided = decisions_table(kinds)
     con = lake.connect()
     try:
-        con.register("sn_decided", decided)
-        parts = []
-        for k in kinds:
-            mine = [b for b in batches if b.kind == k]
-            links = [lake.part_file(lake.links_dir(k, b.batch_id)) for b in mine]
-            pairs = [
-                (lk, lake.part_file(lake.records_dir(k, b.batch_id)))
-                for lk, b in zip(links, mine, strict=True)
-                if lk.exists()
-            ]
-            for link_path, rec_path in pairs:
-                parts.append(
-                    f"""
-                    SELECT {lake.sql_str(k)} AS kind, l.record_id, l.department, l.batch_id,
-                           l.method, l.score, l.status, l.to_confirm, l.candidates,
-                           l.id_number AS linked_id, l.area_code, l.normalized_id,
-                           r.id_number AS record_id_number, r.name AS record_name,
-                           r.birth_date AS record_birth_date, r.sex AS record_sex,
-                           r.village_code AS record_village, r.event_date
-                    FROM read_parquet({lake.sql_str(link_path)}) l
-                    JOIN read_parquet({lake.sql_str(rec_path)}) r USING (record_id)
-                    WHERE (l.status = 'review' OR l.to_confirm)
-                    """
-                )
-        if not parts:
+        built = _review_items_sql(con, kinds, user)
+        if built is None:
             return []
-        sql = f"""
-            SELECT q.* FROM ({" UNION ALL ".join(parts)}) q
-            ANTI JOIN sn_decided d ON d.kind = q.kind AND d.department = q.department
-                 AND d.record_id = q.record_id
-            WHERE coalesce(q.area_code, '') LIKE ? || '%'
-            ORDER BY q.kind, q.event_date DESC, q.record_id
-            LIMIT {int(limit)} OFFSET {int(offset)}
-        """
-        cur = con.execute(sql, [prefix if prefix != "-" else "\x00"])
+        sql, params = built
+        cur = con.execute(
+            f"{sql} ORDER BY q.kind, q.event_date DESC, q.record_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            params,
+        )
         names = [d[0] for d in cur.description]
         items = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:

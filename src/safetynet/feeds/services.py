@@ -53,10 +53,11 @@ class LoadResult:
         b = self.batch
         if not self.created:
             state = "已撤回" if not b.is_active else "已载入"
+            when = timezone.localtime(b.loaded_at)
             return (
-                f"批次 {b.batch_id[:12]} 此前{state}（{b.loaded_at:%Y-%m-%d %H:%M}），未做任何更改",
+                f"批次 {b.batch_id[:12]} 此前{state}（{when:%Y-%m-%d %H:%M}），未做任何更改",
                 f"batch {b.batch_id[:12]} was already loaded ({b.status}, "
-                f"{b.loaded_at:%Y-%m-%d %H:%M}); nothing changed",
+                f"{when:%Y-%m-%d %H:%M}); nothing changed",
             )
         return (
             f"已载入 {b.kind} 批次 {b.batch_id[:12]}：{b.rows_loaded} 行有效，"
@@ -213,10 +214,10 @@ def batch_withdraw(*, actor, batch_id: str, reason: str) -> FeedBatch:
     with transaction.atomic():
         batch = _get_batch(batch_id, lock=True)
         if not batch.is_active:
+            when = timezone.localtime(batch.withdrawn_at)
             raise Conflict(
-                f"批次 {batch.batch_id[:12]} 已于 {batch.withdrawn_at:%Y-%m-%d %H:%M} 撤回",
-                f"batch {batch.batch_id[:12]} was already withdrawn on "
-                f"{batch.withdrawn_at:%Y-%m-%d %H:%M}",
+                f"批次 {batch.batch_id[:12]} 已于 {when:%Y-%m-%d %H:%M} 撤回",
+                f"batch {batch.batch_id[:12]} was already withdrawn on {when:%Y-%m-%d %H:%M}",
             )
         before = audit.snapshot(batch, ["status", "withdraw_reason"])
         batch.status = FeedBatch.Status.WITHDRAWN

@@ -72,16 +72,17 @@ def register(app: typer.Typer) -> None:
 
         table = Table(title=f"参数 / Parameters — {area} @ {as_of.isoformat()}", show_lines=False)
         for col in ("参数 parameter", "取值 value", "单位 unit", "标记 tag", "区划 area", "生效 from",
-                    "发布 published", "来源 source"):
+                    "发布 published", "类别 origin", "来源 source"):
             table.add_column(col, overflow="fold")
         for name, e in in_force.items():
             pdef = catalogue.defs[name]
             if e is None:
-                table.add_row(name, "—", pdef.unit, pdef.tag, "", "", "", "无生效值 / no value in force")
+                table.add_row(name, "—", pdef.unit, f"[{pdef.tag}]", "", "", "", "",
+                              "无生效值 / no value in force")
                 continue
-            origin = {"override": " [人工调整 override]", "scenario": " [scenario]"}.get(e.origin, "")
+            origin = {"override": "人工调整 override", "scenario": "情景 scenario"}.get(e.origin, "文件 file")
             table.add_row(name, format_value(e.value), pdef.unit, f"[{e.tag}]", e.area, e.start.isoformat(),
-                          e.published.isoformat(), e.source + origin)
+                          e.published.isoformat(), origin, e.source)
         _console().print(table)
         legend = "  ".join(f"[{k}] {zh} / {en}" for k, (zh, en) in TAGS.items())
         typer.echo(legend)

@@ -124,6 +124,7 @@ class Plan:
     schemas: dict[str, list[tuple[str, str]]]
     inputs: dict[str, InputTable]
     final_frames: dict[str, str] = field(default_factory=dict)
+    empty_inputs: frozenset[str] = frozenset()
 
     def script(self) -> str:
         parts = [f"-- {s.name}\n{s.sql};" for s in self.steps]
@@ -377,27 +378,41 @@ class _Compiler:
             self.stage[name] = s
             self.level[name] = level
 
-    def _uses(self, computed: list[str]) -> dict[str, int]:
-        """For every name, the last stage that reads it (outputs count as the end)."""
-        end = 10**6
-        uses: dict[str, int] = {}
+    END = (10**6, 0)
+
+    def _uses(self, computed: list[str]) -> dict[str, tuple[int, int]]:
+        """For every name, the (stage, level) of its last reader; outputs read at the end."""
+        uses: dict[str, tuple[int, int]] = {}
+
+        def use(name: str, pos: tuple[int, int]) -> None:
+            if pos > uses.get(name, (-1, -1)):
+                uses[name] = pos
+
         for n in computed:
             for d in node_dependencies(self.nodes[n]):
-                uses[d] = max(uses.get(d, -1), self.stage[n])
+                use(d, (self.stage[n], self.level[n]))
         for rel in ("households", "persons"):
             for node_name, _ in self.cat.outputs[rel].values():
-                uses[node_name] = end
+                use(node_name, self.END)
         for grain in (HOUSEHOLD, PERSON):
             for n in self._value_columns(grain):
-                uses[n] = end
+                use(n, self.END)
         for rule in self.cat.rules.values():
             if rule.active and rule.kind == "quality":
-                uses[rule.node] = end
+                use(rule.node, self.END)
                 for cond, _ in rule.messages:
                     if cond is not None:
                         for c in cond.columns:
-                            uses[c] = end
+                            use(c, self.END)
         return uses
+
+    def _carry(self, columns, s: int, lvl: int) -> list[str]:
+        """Columns of a frame at (s, lvl) that a later frame or an output still reads.
+
+        Passing only these on (instead of `t.*`) keeps every frame narrow; binding wide
+        projections level after level is most of the engines' planning time on small inputs.
+        """
+        return sorted(c for c in columns if c in self.keys or self.use_pos.get(c, (-1, -1)) > (s, lvl))
 
     # ------------------------------------------------------------------ building
 
@@ -418,8 +433,8 @@ class _Compiler:
             household_inputs.add("param_key")
         base_frames: dict[str, _Frame] = {}
 
-        uses = self._uses(computed)
-        keys = {"household_id", "id_number", "area_key", "county_code", *self.as_of_columns}
+        self.use_pos = self._uses(computed)
+        self.keys = {"household_id", "id_number", "area_key", "county_code", *self.as_of_columns}
         for s in range(max_stage + 1):
             grain = HOUSEHOLD if s % 2 == 0 else PERSON
             in_stage = [n for n in computed if self.stage[n] == s]
@@ -444,7 +459,7 @@ class _Compiler:
             # Materialise the stage's result with only the columns used later: later stages read
             # it twice (cross-grain join and aggregation), and views would re-expand every time.
             frame = last[grain]
-            keep = sorted(c for c in frame.columns if c in keys or uses.get(c, -1) > s)
+            keep = self._carry(frame.columns, s, 10**5)
             select = exp.select(*[exp.column(c, table="t") for c in keep]).from_(
                 _alias(_table(frame.name), "t", table=True), copy=False)
             name = self.add_step(f"{'h' if grain == HOUSEHOLD else 'p'}{s}", select)
@@ -470,7 +485,7 @@ class _Compiler:
         rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
         return Plan(dialect=self.dialect, as_of=self.as_of, binding=self.binding, steps=rendered_steps,
                     outputs=rendered_outputs, schemas=schemas, inputs=self.cat.inputs,
-                    final_frames={HOUSEHOLD: hh.name, PERSON: pp.name})
+                    final_frames={HOUSEHOLD: hh.name, PERSON: pp.name}, empty_inputs=self.empty_inputs)
 
     def _sql(self, expression: exp.Expression, step: str) -> str:
         try:
@@ -498,14 +513,18 @@ class _Compiler:
     def _base_frame(self, name, grain, s, here, last, person_inputs, household_inputs) -> _Frame:
         t = exp.to_identifier("t")
         if s == 0:
+            carried = self._carry(household_inputs, 0, 0)
             select = exp.select(
-                exp.Column(this=exp.Star(), table=t),
+                *[exp.column(c, table="t") for c in carried],
                 _alias(self._area_key_expr(), "area_key"),
                 _alias(exp.Substring(this=exp.column("village_code", table="t"),
                                          start=exp.Literal.number(1), length=exp.Literal.number(6)),
                            "county_code"),
             ).from_(_alias(_table("households"), "t", table=True), copy=False)
-            cols = set(household_inputs) | {"area_key", "county_code"} | set(self.as_of_columns)
+            if self.as_of_column:
+                select = select.select(*[exp.column(c, table="t") for c in self.as_of_columns
+                                         if c not in carried], append=True, copy=False)
+            cols = set(carried) | {"area_key", "county_code"} | set(self.as_of_columns)
             return _Frame(name, grain, s, 0, select, cols)
         if grain == PERSON:
             hh = last[HOUSEHOLD]
@@ -526,16 +545,17 @@ class _Compiler:
             else:
                 source = _alias(_table(prev.name), "t", table=True)
                 join_kind = "left"
+            base_cols = set(person_inputs) if s == 1 else set(prev.columns)
+            carried = [c for c in self._carry(base_cols, s, 0) if c not in imports]
             select = exp.select(
-                exp.Column(this=exp.Star(), table=t),
+                *[exp.column(c, table="t") for c in carried],
                 *[exp.column(c, table="h") for c in imports],
             ).from_(source, copy=False).join(
                 _alias(_table(hh.name), "h", table=True),
                 on=exp.EQ(this=exp.column("household_id", table="t"),
                           expression=exp.column("household_id", table="h")),
                 join_type=join_kind, copy=False)
-            base_cols = set(person_inputs) if s == 1 else set(prev.columns)
-            return _Frame(name, grain, s, 0, select, base_cols | set(imports))
+            return _Frame(name, grain, s, 0, select, set(carried) | set(imports))
         # household stage ≥ 2: aggregates over the members
         prev_h = last[HOUSEHOLD]
         persons = last[PERSON]
@@ -552,12 +572,13 @@ class _Compiler:
         agg_select = agg_select.from_(_alias(_table(persons.name), "m", table=True), copy=False).group_by(
             exp.column("household_id", table="m"), copy=False)
         agg_name = self.add_step(f"members_{s}", agg_select)
-        select = exp.select(exp.Column(this=exp.Star(), table=t), *outer).from_(
+        carried = self._carry(prev_h.columns, s, 0)
+        select = exp.select(*[exp.column(c, table="t") for c in carried], *outer).from_(
             _alias(_table(prev_h.name), "t", table=True), copy=False).join(
             _alias(_table(agg_name), "a", table=True),
             on=exp.EQ(this=exp.column("household_id", table="t"), expression=exp.column("household_id", table="a")),
             join_type="left", copy=False)
-        return _Frame(name, grain, s, 0, select, set(prev_h.columns) | set(aggs))
+        return _Frame(name, grain, s, 0, select, set(carried) | set(aggs))
 
     def _aggregate(self, node: Node, alias, area, outer_alias: str) -> tuple[exp.Expression, exp.Expression]:
         """The aggregate over source rows and the expression that reads it after the join."""
@@ -587,7 +608,8 @@ class _Compiler:
     def _level_frame(self, name, grain, s, lvl, here, prev: _Frame, base_frames) -> _Frame:
         t_alias = lambda _n: "t"  # noqa: E731
         area = exp.column("area_key", table="t")
-        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
+        carried = self._carry(prev.columns, s, lvl)
+        select = exp.select(*[exp.column(c, table="t") for c in carried]).from_(
             _alias(_table(prev.name), "t", table=True), copy=False)
         new_cols = []
         # expression nodes
@@ -642,7 +664,7 @@ class _Compiler:
                     expr_ = ref
                 select = select.select(_alias(expr_, n), append=True, copy=False)
                 new_cols.append(n)
-        return _Frame(name, grain, s, lvl, select, set(prev.columns) | set(new_cols))
+        return _Frame(name, grain, s, lvl, select, set(carried) | set(new_cols))
 
     def _empty_value(self, node: Node) -> exp.Expression:
         fn = node.agg.fn

@@ -601,7 +601,12 @@ def _read_old(table: _Table, keys: list) -> pl.DataFrame:
         if table.kind != "households" and name == "household_id":
             cols.append(f"h.{bulk.q('household_id')}")
         else:
-            cols.append(f"t.{bulk.q(bulk.column(model, table.db_names.get(name, name)))}")
+            expr = f"t.{bulk.q(bulk.column(model, table.db_names.get(name, name)))}"
+            if bulk.is_sqlite() and kinds[name] != pl.String:
+                # An expression has no declared type, so the driver's per-value Python
+                # converters (date, decimal, bool) are skipped; Polars converts the column.
+                expr = f"({expr} || '')" if kinds[name] == pl.Date else f"({expr} + 0)"
+            cols.append(expr)
         schema[name] = kinds[name]
     join = ""
     if table.kind == "households":
@@ -638,7 +643,7 @@ class _Writer:
         if self.progress:
             self.progress(stage, done, total)
 
-    def write(self, table: _Table, new: pl.DataFrame, old: pl.DataFrame, area: str) -> TableCounts:
+    def write(self, table: _Table, new: pl.DataFrame, old: pl.DataFrame) -> TableCounts:
         """Insert new keys, update changed rows, leave the rest; audit what was written.
 
         `new` holds key, fields (money as cents), `_area` (village code for the audit) and, for
@@ -685,12 +690,16 @@ class _Writer:
 
         if created.height:
             names, values = db_columns(created)
-            extra = ["version", "updated_at"] + (["created_at"] if table.kind != "incomes" else [])
-            rows = [(*r, 1, now, now)[: len(names) + len(extra)] for r in values.rows()]
+            # A raw INSERT gets no model defaults: version 1 and the timestamps are set here.
+            if table.kind == "incomes":  # no created_at column
+                extra, tail = ["version", "updated_at"], (1, now)
+            else:
+                extra, tail = ["version", "updated_at", "created_at"], (1, now, now)
+            rows = [(*r, *tail) for r in values.rows()]
             bulk.insert(model, names + extra, rows)
             self.tick(table.kind, created.height, total)
             ids = _read_ids(table, created)
-            after = _json_column(ids, [*key, *fields], money)
+            after = _json_column([*key, *fields], money)
             audit.bulk_insert(
                 actor=self.actor,
                 action="create",
@@ -736,7 +745,7 @@ class _Writer:
         return counts
 
 
-def _json_column(df: pl.DataFrame, names: list[str], money: list[str]) -> pl.Expr:
+def _json_column(names: list[str], money: list[str]) -> pl.Expr:
     """One JSON object per row (the audit's `after`), encoded by Polars."""
     fields = [(_money_text(pl.col(n)) if n in money else pl.col(n)).alias(n) for n in names]
     return pl.struct(fields).struct.json_encode().alias("_after")
@@ -797,7 +806,7 @@ def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
     h = _prepare(check, "households")
     h = h.with_columns(pl.col("village_code").alias("_area"))
     old = _read_old(HOUSEHOLDS, h["household_id"].to_list())
-    result.counts["households"] = writer.write(HOUSEHOLDS, h, old, "village_code")
+    result.counts["households"] = writer.write(HOUSEHOLDS, h, old)
 
     # persons and incomes hang on their household's primary key
     p = _prepare(check, "persons")
@@ -805,11 +814,11 @@ def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
     hids = sorted(set(p["household_id"].to_list()) | set(i["household_id"].to_list()))
     info = _household_info(hids)
     p = p.join(info, on="household_id", how="left").rename({"_village": "_area"})
-    result.counts["persons"] = writer.write(PERSONS, p, check.old_persons(), "_area")
+    result.counts["persons"] = writer.write(PERSONS, p, check.old_persons())
 
     i = i.join(info, on="household_id", how="left").rename({"_village": "_area"})
     old = _read_old(INCOMES, hids)
-    result.counts["incomes"] = writer.write(INCOMES, i, old, "_area")
+    result.counts["incomes"] = writer.write(INCOMES, i, old)
 
 
 def import_registry(

@@ -126,7 +126,7 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     try:
         from safetynet.engine.adapters import get_engine
         from safetynet.engine.assess import override_entries
-        from safetynet.engine.explain import explain_household
+        from safetynet.engine.explain import explain_rule
         from safetynet.policy.catalogue import default_catalogue
         from safetynet.policy.compiler import compile_plan
         from safetynet.policy.params import bind_areas
@@ -168,12 +168,7 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
                 for name, src in inputs.items()
             }
         res = rule_engine.run(plan, inputs)
-        return engine_results(
-            res,
-            explain=lambda hh, persons: explain_household(
-                catalogue, binding.keys.get(hh.get("area_key")) or {}, hh, persons
-            ),
-        )
+        return engine_results(res, explain=Explainer(catalogue, binding, explain_rule))
 
     return Prepared(
         engine=engine, as_of=as_of, catalogue_hash=digest, parameters=parameters, run=run
@@ -239,27 +234,87 @@ def _lists(column: pa.ChunkedArray) -> pa.Array:
 MONITORING_PREFIXES = ("M-", "Y-")
 
 
+class Explainer:
+    """Explanations of the monitoring rules a household fired, rendered by the engine's own
+    `explain_rule`. Only fired rules (and the category) are rendered, and each distinct
+    (rule, parameter area, values) combination once: many households share them."""
+
+    def __init__(self, catalogue, binding, explain_rule):
+        self.binding = binding
+        self.catalogue = catalogue
+        self.explain_rule = explain_rule
+        self.rules = [
+            r
+            for r in catalogue.rules.values()
+            if r.active and r.kind != "quality" and r.id.startswith(MONITORING_PREFIXES)
+        ]
+        self.keys = {
+            r.id: sorted(
+                r.placeholders() | {q.partition("=")[0] for q in r.explain_requires} | {r.node}
+            )
+            for r in self.rules
+        }
+        self.cache: dict[tuple, dict | None] = {}
+        self.columns = {"household_id", "area_key", "id_number", "active", "evaluated"}
+        for names in self.keys.values():
+            self.columns.update(names)
+
+    def _one(self, rule, row: dict) -> dict | None:
+        area = row.get("area_key")
+        key = (rule.id, area, tuple(_hashable(row.get(k)) for k in self.keys[rule.id]))
+        if key not in self.cache:
+            entries = self.binding.keys.get(area) or {}
+            self.cache[key] = self.explain_rule(rule, row, entries, self.catalogue)
+        return self.cache[key]
+
+    def __call__(self, household: dict, persons: list[dict]) -> list[dict]:
+        fired = set(household.get("_rules") or [])
+        out = []
+        for rule in self.rules:
+            if rule.id not in fired and rule.kind not in ("classification", "category"):
+                continue
+            if rule.grain == "household":
+                item = self._one(rule, household)
+                if item:
+                    out.append(item)
+                continue
+            for person in persons:
+                if not person.get("active"):
+                    continue
+                item = self._one(rule, {**household, **person})
+                if item:
+                    out.append({**item, "id_number": person.get("id_number")})
+        return out
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _explanations(hh: pa.Table, rules: pa.Array, persons: pa.Table, explain) -> pa.Table:
     """Explanations of the monitoring rules of every household with a warning."""
     warned = pc.greater(pc.list_value_length(rules), 0)
-    rows = hh.filter(warned).to_pylist()
+    wanted = getattr(explain, "columns", None)
+    if wanted is not None:  # only what the templates read: rows become small dicts
+        hh = hh.select([c for c in hh.column_names if c in wanted])
+        persons = persons.select([c for c in persons.column_names if c in wanted])
+    table = hh.append_column("_rules", rules).filter(warned)
+    rows = table.to_pylist()
     if not rows:
         return pa.table({})
-    ids = pa.array([r["household_id"] for r in rows], pa.string())
+    ids = table.column("household_id")
     members: dict[str, list[dict]] = {}
-    for p in persons.filter(pc.is_in(persons.column("household_id"), value_set=ids)).to_pylist():
+    person_rows = persons.filter(pc.is_in(persons.column("household_id"), value_set=ids))
+    for p in person_rows.to_pylist():
         members.setdefault(p["household_id"], []).append(p)
     out = []
     for row in rows:
         for item in explain(row, members.get(row["household_id"], [])):
-            rule = item.get("rule") or ""
-            if not rule.startswith(MONITORING_PREFIXES):
-                continue
             out.append(
                 {
                     "household_id": row["household_id"],
                     "id_number": item.get("id_number"),
-                    "rule": rule,
+                    "rule": item.get("rule") or "",
                     "zh": item.get("zh"),
                     "en": item.get("en"),
                     "values": json.dumps(
