@@ -98,19 +98,40 @@ def main() -> None:
     recompile = timed(one, max(5, args.repeat // 3), before=compiler._PLAN_CACHE.clear)
 
     cold = []
-    env = {**os.environ, "SAFETYNET_DATA_DIR": os.environ.get("SAFETYNET_DATA_DIR", "/tmp/sn-bench-assess")}
+    env = {
+        **os.environ,
+        "SAFETYNET_DATA_DIR": os.environ.get("SAFETYNET_DATA_DIR", "/tmp/sn-bench-assess"),
+    }
     for _ in range(args.cold):
-        out = subprocess.run([sys.executable, "-c", COLD, str(CASES / "01.yaml")], capture_output=True, text=True,
-                             check=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD, str(CASES / "01.yaml")],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         cold.append(float(out.stdout.strip().splitlines()[-1]))
 
     binding = bind_areas(cat.params, dt.date(2024, 6, 30))
-    compile_duck = timed(lambda: compiler.compile_plan(cat, binding, dialect="duckdb", cache=False), max(5, args.repeat // 3), warm=1)
-    compile_spark = timed(lambda: compiler.compile_plan(cat, binding, dialect="spark", cache=False), max(5, args.repeat // 3), warm=1)
+    compile_duck = timed(
+        lambda: compiler.compile_plan(cat, binding, dialect="duckdb", cache=False),
+        max(5, args.repeat // 3),
+        warm=1,
+    )
+    compile_spark = timed(
+        lambda: compiler.compile_plan(cat, binding, dialect="spark", cache=False),
+        max(5, args.repeat // 3),
+        warm=1,
+    )
     load = timed(load_catalogue, 5, warm=1)
 
-    everything = [i.scenario for i in load_scenarios(CASES, cat.inputs) + load_scenarios(SCENARIOS, cat.inputs)]
-    batch = timed(lambda: assess_mod.assess_many(everything, catalogue=cat, overrides=[]), 3, warm=1)
+    everything = [
+        i.scenario
+        for i in load_scenarios(CASES, cat.inputs) + load_scenarios(SCENARIOS, cat.inputs)
+    ]
+    batch = timed(
+        lambda: assess_mod.assess_many(everything, catalogue=cat, overrides=[]), 3, warm=1
+    )
 
     n = len(everything)
     rows = [
@@ -118,9 +139,17 @@ def main() -> None:
         ("  baseline: recompile the plan each time", *stats(recompile), cpu_median(recompile)),
         ("  baseline: cold first assess (new process)", *stats(cold), float("nan")),
         ("compile catalogue → DuckDB SQL (region)", *stats(compile_duck), cpu_median(compile_duck)),
-        ("compile catalogue → Spark SQL (region)", *stats(compile_spark), cpu_median(compile_spark)),
+        (
+            "compile catalogue → Spark SQL (region)",
+            *stats(compile_spark),
+            cpu_median(compile_spark),
+        ),
         ("load and vet the catalogue (YAML + sqlglot)", *stats(load), cpu_median(load)),
-        (f"batch: {n} scenarios in one run, per scenario", *(v / n for v in stats(batch)), cpu_median(batch) / n),
+        (
+            f"batch: {n} scenarios in one run, per scenario",
+            *(v / n for v in stats(batch)),
+            cpu_median(batch) / n,
+        ),
     ]
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = f"{'measure':<52} {'median ms':>10} {'p95 ms':>10} {'CPU ms':>8}"
@@ -131,10 +160,16 @@ def main() -> None:
     speedup = stats(recompile)[0] / stats(warm)[0]
     cold_ratio = stats(cold)[0] / stats(warm)[0]
     lines.append("")
-    lines.append(f"warm vs recompile: {speedup:.1f}x faster; warm vs cold start: {cold_ratio:.0f}x faster")
-    lines.append(f"target: warm assess ≤ 50 ms — {'met' if stats(warm)[0] <= 50 else 'NOT met'} in this run")
-    lines.append(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load_avg:.1f} at the end, "
-                 f"Python {platform.python_version()}")
+    lines.append(
+        f"warm vs recompile: {speedup:.1f}x faster; warm vs cold start: {cold_ratio:.0f}x faster"
+    )
+    lines.append(
+        f"target: warm assess ≤ 50 ms — {'met' if stats(warm)[0] <= 50 else 'NOT met'} in this run"
+    )
+    lines.append(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load_avg:.1f} at the end, "
+        f"Python {platform.python_version()}"
+    )
     table = "\n".join(lines)
     print(table)
     if not args.no_write_doc:

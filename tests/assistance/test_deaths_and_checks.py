@@ -348,3 +348,31 @@ def test_a_person_paid_in_two_counties_in_one_month(users, households, engine):
     double = found["Q-DOUBLE"]
     assert [f["id_number"] for f in double] == [hh.people[0].id_number]
     assert "跨县" in double[0]["message_zh"] and "two counties" in double[0]["message_en"]
+
+
+def test_eligibility_comes_from_the_screen_run_of_the_same_date(
+    users, households, engine, tmp_path
+):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from safetynet.screening.models import ScreenRun
+
+    households("X060")
+    approve(users, engine, households("X061"), amount=450)
+    results = tmp_path / "run" / "results"
+    results.mkdir(parents=True)
+    table = pa.table(
+        {
+            "household_id": ["X060", "X061"],
+            "dibao_eligible": [True, False],
+            "dibao_amount": pa.array([Decimal("300"), Decimal("0")], pa.decimal128(12, 2)),
+        }
+    )
+    pq.write_table(table, results / "households.parquet")
+    ScreenRun.objects.create(as_of=D(2024, 6, 30), status="succeeded", results_path=str(results))
+    found = {(f["check"], f["household_id"]) for f in run_checks(as_of=D(2024, 6, 30))}
+    assert found == {("Q-OMIT-DIBAO", "X060"), ("Q-WRONG-DIBAO", "X061")}
+    # Another date has no run: the enrolled households are assessed instead (no Q-OMIT-DIBAO).
+    found = {(f["check"], f["household_id"]) for f in run_checks(as_of=D(2024, 6, 29))}
+    assert found == set()

@@ -10,12 +10,17 @@ from safetynet.engine.compare import compare
 
 @pytest.fixture(scope="module")
 def policy_results(policy_cases, catalogue):
-    return {o.scenario.name: o for o in assess_many(policy_cases, catalogue=catalogue, overrides=[])}
+    return {
+        o.scenario.name: o for o in assess_many(policy_cases, catalogue=catalogue, overrides=[])
+    }
 
 
 @pytest.fixture(scope="module")
 def boundary_results(boundary_scenarios, catalogue):
-    return {o.scenario.name: o for o in assess_many(boundary_scenarios, catalogue=catalogue, overrides=[])}
+    return {
+        o.scenario.name: o
+        for o in assess_many(boundary_scenarios, catalogue=catalogue, overrides=[])
+    }
 
 
 def _check(outcome):
@@ -50,10 +55,19 @@ def test_explanations_carry_values_parameters_and_sources(policy_results):
     assert income["values"]["monitoring.income_line"] == 7300
     assert "6200.00" in income["zh"] and "7300" in income["zh"] and "7300" in income["en"]
     line = income["parameters"]["monitoring.income_line"]
-    assert line["tag"] == "D" and line["area"] == "CN" and line["from"] == "2024-01-01" and line["source"]
+    assert (
+        line["tag"] == "D"
+        and line["area"] == "CN"
+        and line["from"] == "2024-01-01"
+        and line["source"]
+    )
     assert income["source"].startswith("POLICY.md §1 M-INCOME")
     amount = by_rule["D-AMOUNT"]
-    assert amount["decision"] == 758 and "758" in amount["zh"] and amount["values"]["dibao.standard"] == 680
+    assert (
+        amount["decision"] == 758
+        and "758" in amount["zh"]
+        and amount["values"]["dibao.standard"] == 680
+    )
     assert amount["parameters"]["dibao.standard"]["area"] == "36"
     assert by_rule["D-ELIGIBLE"]["decision"] is True
     tekun = [e for e in result["explanations"] if e["rule"] == "T-ELIGIBLE"]
@@ -68,14 +82,34 @@ def test_negative_decisions_are_explained(boundary_results):
     assert rules["D-ELIGIBLE"]["decision"] is False
     assert rules["D-EDGE"]["decision"] is True
     emergency = boundary_results["A-EXPENDITURE 边界：刚性支出少1元不符合"].result
-    assert any(e["rule"] == "A-EXPENDITURE" and e["decision"] is False for e in emergency["explanations"])
+    assert any(
+        e["rule"] == "A-EXPENDITURE" and e["decision"] is False for e in emergency["explanations"]
+    )
 
 
 def test_result_shape(policy_results):
     result = policy_results["临时救助：急难型，火灾，乡镇审批"].result
-    assert set(result) >= {"name", "as_of", "measures", "monitoring", "dibao", "single_person", "tekun",
-                           "temporary", "rigid_hardship", "low_income", "explanations", "quality"}
+    assert set(result) >= {
+        "name",
+        "as_of",
+        "measures",
+        "monitoring",
+        "dibao",
+        "single_person",
+        "tekun",
+        "temporary",
+        "rigid_hardship",
+        "low_income",
+        "explanations",
+        "quality",
+    }
     assert result["as_of"] == "2024-06-30"
-    assert result["temporary"] == {"eligible": True, "type": "emergency", "need": 1500.0, "amount": 1500,
-                                   "approver": "township", "case_by_case": False}
+    assert result["temporary"] == {
+        "eligible": True,
+        "type": "emergency",
+        "need": 1500.0,
+        "amount": 1500,
+        "approver": "township",
+        "case_by_case": False,
+    }
     assert policy_results["特困：独居老人，无劳动能力，部分失能"].result["temporary"] is None

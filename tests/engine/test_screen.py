@@ -55,18 +55,30 @@ def test_region_plan_matches_batched_assessment(region, catalogue):
         row = by_hid[hid]
         got = outcome.result
         assert row["n"] == got["measures"]["n"], sc.name
-        assert (row["rules"] or "").split(";") == (";".join(got["monitoring"]["rules"])).split(";"), sc.name
+        assert (row["rules"] or "").split(";") == (";".join(got["monitoring"]["rules"])).split(
+            ";"
+        ), sc.name
         assert row["dibao_amount"] == got["dibao"]["monthly_amount"], sc.name
-        assert row["dibao_edge"] == got["dibao"]["edge"] and row["rigid_hardship"] == got["rigid_hardship"], sc.name
-        assert row["low_income"] == got["low_income"] and row["category"] == got["monitoring"]["category"], sc.name
-        assert (float(row["pc_net_income"]) if row["pc_net_income"] is not None else None) == got["measures"]["pc_net_income"]
+        assert (
+            row["dibao_edge"] == got["dibao"]["edge"]
+            and row["rigid_hardship"] == got["rigid_hardship"]
+        ), sc.name
+        assert (
+            row["low_income"] == got["low_income"]
+            and row["category"] == got["monitoring"]["category"]
+        ), sc.name
+        assert (float(row["pc_net_income"]) if row["pc_net_income"] is not None else None) == got[
+            "measures"
+        ]["pc_net_income"]
         tekun = {p["id_number"]: p["tekun_amount"] for p in persons.get(hid, []) if p["active"]}
         assert tekun == {k: v["monthly_amount"] for k, v in got["tekun"].items()}, sc.name
 
 
 def test_screen_outputs_have_fixed_schemas_and_order(region, catalogue):
     _, _, tables = region
-    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(tables)
+    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(
+        tables
+    )
     hh = res.households
     assert hh.schema.field("dibao_amount").type == pa.int64()
     assert hh.schema.field("pc_net_income").type == pa.decimal128(18, 2)
@@ -79,7 +91,10 @@ def test_parameters_table_and_hash(catalogue):
     plan = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue)
     table = plan.parameters_table()
     rows = {(r["area_key"], r["parameter"]): r for r in table.to_pylist()}
-    assert rows[("36", "dibao.standard")]["value"] == "680" and rows[("36", "dibao.standard")]["tag"] == "D"
+    assert (
+        rows[("36", "dibao.standard")]["value"] == "680"
+        and rows[("36", "dibao.standard")]["tag"] == "D"
+    )
     assert rows[("43", "dibao.standard")]["value"] == "590"
     assert plan.parameters()["CN"]["monitoring.income_line"]["value"] == "7300"
     assert len(catalogue_hash()) == 16
@@ -105,10 +120,26 @@ BASE = {
     "village_code": "360827101001",
     "household": {
         "members": [
-            {"id_number": "360827198003150112", "name": "甲", "relation": "spouse", "labour": "normal", "phone": "12345"},
-            {"id_number": "360827198207020220", "name": "乙", "relation": "child", "labour": "normal",
-             "birth_date": "1982-07-03"},
-            {"id_number": "360827201401010031", "name": "丙", "relation": "child", "labour": "normal"},
+            {
+                "id_number": "360827198003150112",
+                "name": "甲",
+                "relation": "spouse",
+                "labour": "normal",
+                "phone": "12345",
+            },
+            {
+                "id_number": "360827198207020220",
+                "name": "乙",
+                "relation": "child",
+                "labour": "normal",
+                "birth_date": "1982-07-03",
+            },
+            {
+                "id_number": "360827201401010031",
+                "name": "丙",
+                "relation": "child",
+                "labour": "normal",
+            },
         ],
         "incomes": [],
     },
@@ -130,18 +161,31 @@ def test_quality_checks_computable_from_registry_and_feeds(catalogue):
 
 
 def test_duplicate_ids_and_spouse_sex_in_a_region(catalogue):
-    data = {**BASE, "household": {**BASE["household"], "members": [
-        {"id_number": "360827198003150111", "relation": "head", "labour": "normal"},
-        {"id_number": "360827198509090035", "relation": "spouse", "labour": "normal"},
-    ], "incomes": [{"year": 2023, "wage": 40000}]}}
+    data = {
+        **BASE,
+        "household": {
+            **BASE["household"],
+            "members": [
+                {"id_number": "360827198003150111", "relation": "head", "labour": "normal"},
+                {"id_number": "360827198509090035", "relation": "spouse", "labour": "normal"},
+            ],
+            "incomes": [{"year": 2023, "wage": 40000}],
+        },
+    }
     from safetynet.engine.scenario import parse_scenario
 
     a = parse_scenario(data, catalogue.inputs)
     b = parse_scenario({**data, "name": "另一户"}, catalogue.inputs)
     tables = scenario_tables([("HA", "-", a), ("HB", "-", b)], catalogue.inputs)
-    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(tables)
+    res = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(
+        tables
+    )
     rows = [(r["check"], r["household_id"], r["id_number"]) for r in res.quality.to_pylist()]
-    assert ("Q-DUP", "HA", "360827198003150111") in rows and ("Q-DUP", "HB", "360827198003150111") in rows
+    assert ("Q-DUP", "HA", "360827198003150111") in rows and (
+        "Q-DUP",
+        "HB",
+        "360827198003150111",
+    ) in rows
     assert ("Q-HEAD", "HA", "360827198509090035") in rows  # spouse of the same sex as the head
 
 

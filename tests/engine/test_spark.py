@@ -11,8 +11,8 @@ from safetynet.engine.assess import assess_many
 from safetynet.engine.compare import compare
 from safetynet.engine.scenario import scenario_tables
 from safetynet.engine.screen import prepare_screen
-
 from tests.policy.test_compiler import CASES, expected_round, round_div_sql
+
 from .test_screen import AS_OF, _region_subset
 
 pytestmark = pytest.mark.spark
@@ -28,7 +28,9 @@ def spark_outcomes(all_scenarios, catalogue, spark_engine):
     return assess_many(all_scenarios, engine=spark_engine, catalogue=catalogue, overrides=[])
 
 
-def test_every_scenario_passes_on_spark_and_matches_duckdb(spark_outcomes, all_scenarios, catalogue):
+def test_every_scenario_passes_on_spark_and_matches_duckdb(
+    spark_outcomes, all_scenarios, catalogue
+):
     failures = []
     for outcome in spark_outcomes:
         if outcome.error is not None:
@@ -42,11 +44,19 @@ def test_every_scenario_passes_on_spark_and_matches_duckdb(spark_outcomes, all_s
         assert s.result == d.result, s.scenario.name
 
 
-def test_region_plan_gives_identical_relations_on_spark_and_duckdb(boundary_scenarios, catalogue, spark_engine):
+def test_region_plan_gives_identical_relations_on_spark_and_duckdb(
+    boundary_scenarios, catalogue, spark_engine
+):
     chosen = _region_subset(boundary_scenarios)
-    tables = scenario_tables([(f"H{i:04d}", "-", sc) for i, sc in enumerate(chosen)], catalogue.inputs)
-    duck = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(tables)
-    spark = prepare_screen(as_of=AS_OF, engine=spark_engine, overrides=[], catalogue=catalogue).run(tables)
+    tables = scenario_tables(
+        [(f"H{i:04d}", "-", sc) for i, sc in enumerate(chosen)], catalogue.inputs
+    )
+    duck = prepare_screen(as_of=AS_OF, engine="duckdb", overrides=[], catalogue=catalogue).run(
+        tables
+    )
+    spark = prepare_screen(as_of=AS_OF, engine=spark_engine, overrides=[], catalogue=catalogue).run(
+        tables
+    )
     for rel in ("households", "persons", "quality"):
         a, b = getattr(duck, rel), getattr(spark, rel)
         assert a.schema == b.schema, rel

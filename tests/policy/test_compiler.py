@@ -36,8 +36,13 @@ def test_months_before_clamps_to_month_end(day, months, expected):
 def round_div_sql(cases: list[tuple[Decimal, int, int]], dialect: str) -> str:
     parts = []
     for a, b, k in cases:
-        expr = _Compiler.round_div(exp.Cast(this=exp.Literal.number(format(a, "f")), to=exp.DataType.build("DECIMAL(18, 4)")),
-                                   exp.Literal.number(b), k)
+        expr = _Compiler.round_div(
+            exp.Cast(
+                this=exp.Literal.number(format(a, "f")), to=exp.DataType.build("DECIMAL(18, 4)")
+            ),
+            exp.Literal.number(b),
+            k,
+        )
         text = "STRING" if dialect == "spark" else "VARCHAR"
         parts.append(f"SELECT CAST({expr.sql(dialect=dialect)} AS {text}) AS r")
     return " UNION ALL ".join(parts)
@@ -47,10 +52,21 @@ def expected_round(a: Decimal, b: int, k: int) -> Decimal:
     return (a / Decimal(b)).quantize(Decimal(1).scaleb(-k), rounding=ROUND_HALF_UP)
 
 
-CASES = [(Decimal("1"), 2, 0), (Decimal("3"), 2, 0), (Decimal("-1"), 2, 0), (Decimal("0.005"), 1, 2),
-         (Decimal("1.015"), 1, 2), (Decimal("-1.015"), 1, 2), (Decimal("8154"), 12, 0), (Decimal("22000"), 3, 2),
-         (Decimal("16800"), 36, 2), (Decimal("0"), 7, 2), (Decimal("9999999.9999"), 7, 4), (Decimal("-2.5"), 1, 0),
-         (Decimal("1234.5678"), 240, 3)]
+CASES = [
+    (Decimal("1"), 2, 0),
+    (Decimal("3"), 2, 0),
+    (Decimal("-1"), 2, 0),
+    (Decimal("0.005"), 1, 2),
+    (Decimal("1.015"), 1, 2),
+    (Decimal("-1.015"), 1, 2),
+    (Decimal("8154"), 12, 0),
+    (Decimal("22000"), 3, 2),
+    (Decimal("16800"), 36, 2),
+    (Decimal("0"), 7, 2),
+    (Decimal("9999999.9999"), 7, 4),
+    (Decimal("-2.5"), 1, 0),
+    (Decimal("1234.5678"), 240, 3),
+]
 
 
 def test_round_div_half_up_on_exact_halves():
@@ -63,12 +79,18 @@ def test_round_div_half_up_on_exact_halves():
 @given(
     st.lists(
         st.tuples(
-            st.decimals(min_value=Decimal("-9999999"), max_value=Decimal("9999999"), places=4,
-                        allow_nan=False, allow_infinity=False),
+            st.decimals(
+                min_value=Decimal("-9999999"),
+                max_value=Decimal("9999999"),
+                places=4,
+                allow_nan=False,
+                allow_infinity=False,
+            ),
             st.integers(min_value=1, max_value=240),
             st.integers(min_value=0, max_value=4),
         ),
-        min_size=1, max_size=25,
+        min_size=1,
+        max_size=25,
     )
 )
 def test_round_div_is_exact_half_up(cases):
@@ -79,12 +101,17 @@ def test_round_div_is_exact_half_up(cases):
 
 def test_parameters_bind_as_literals_or_case_on_area_key():
     cat = default_catalogue()
-    plan = compile_plan(cat, bind_areas(default_parameters(), D(2024, 6, 30)), dialect="duckdb", cache=False)
+    plan = compile_plan(
+        cat, bind_areas(default_parameters(), D(2024, 6, 30)), dialect="duckdb", cache=False
+    )
     script = " ".join(plan.script().split())
     # the household's key: longest matching prefix, CN otherwise
     assert "SUBSTRING(t.village_code, 1, 2) IN ('36', '43')" in script
     # dibao.standard differs by province → CASE on the area key; the income line is national → a literal
-    assert "WHEN t.area_key IN ('36') THEN 680" in script and "WHEN t.area_key IN ('43') THEN 590" in script
+    assert (
+        "WHEN t.area_key IN ('36') THEN 680" in script
+        and "WHEN t.area_key IN ('43') THEN 590" in script
+    )
     assert "t.net_income < 7300 * t.n" in script
     # dates are literals of the as-of date and its windows
     assert "CAST('2023-06-30' AS DATE)" in script and "CAST('2023-12-30' AS DATE)" in script
@@ -117,4 +144,6 @@ def test_unknown_dialect_is_refused():
     from safetynet.policy.compiler import CompileError
 
     with pytest.raises(CompileError, match="unsupported dialect"):
-        compile_plan(default_catalogue(), bind_areas(default_parameters(), D(2024, 6, 30)), dialect="oracle")
+        compile_plan(
+            default_catalogue(), bind_areas(default_parameters(), D(2024, 6, 30)), dialect="oracle"
+        )

@@ -18,7 +18,14 @@ def test_generated_reference_is_up_to_date(lang):
 
 def test_reference_documents_every_feature_column_and_rule():
     text = render_reference("en")
-    for name in ("pc_month_income", "rigid_12m", "enrolled", "death_date", "id_check_ok", "flagged"):
+    for name in (
+        "pc_month_income",
+        "rigid_12m",
+        "enrolled",
+        "death_date",
+        "id_check_ok",
+        "flagged",
+    ):
         assert f"| `{name}` |" in text
     for rule in ("M-INCOME", "D-AMOUNT", "T-CARE", "A-AMOUNT", "R-HARDSHIP", "Q-ID", "Q-REVIEW"):
         assert f"| {rule} |" in text

@@ -267,17 +267,26 @@ def _eligibility_table(rows) -> pa.Table:
     )
 
 
-def latest_screen_eligibility(as_of: dt.date) -> pa.Table | None:
-    """Per-household eligibility of the latest successful screen run as of the same date."""
+def latest_screen_eligibility(as_of: dt.date, area_code: str = "") -> pa.Table | None:
+    """Per-household eligibility of the latest successful screen run as of the same date whose
+    scope covers the area (a whole-deployment run, or a run of an area containing it)."""
     try:
         from safetynet.screening.models import ScreenRun
     except ImportError:  # pragma: no cover - the screening app is part of the project
         return None
-    run = (
-        ScreenRun.objects.filter(as_of=as_of, status="succeeded", area_codes=[])
+    runs = (
+        ScreenRun.objects.filter(as_of=as_of, status="succeeded")
         .exclude(results_path="")
-        .order_by("-id")
-        .first()
+        .order_by("-id")[:50]
+    )
+    run = next(
+        (
+            r
+            for r in runs
+            if not r.area_codes
+            or (area_code and any(area_code.startswith(c) for c in r.area_codes))
+        ),
+        None,
     )
     if run is None:
         return None
@@ -387,7 +396,7 @@ def run_checks(
             if eligibility is not None:
                 table = _eligibility_table(eligibility)
             else:
-                table = latest_screen_eligibility(as_of)
+                table = latest_screen_eligibility(as_of, area_code)
             if table is None:
                 enrolled = set(
                     con.execute(

@@ -139,8 +139,13 @@ class DuckDBBackend:
 
     dialect = "duckdb"
 
-    def __init__(self, *, database: str = ":memory:", threads: int | None = None,
-                 memory_limit: str | None = None):
+    def __init__(
+        self,
+        *,
+        database: str = ":memory:",
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ):
         import duckdb
 
         self._db = duckdb.connect(database)
@@ -161,9 +166,13 @@ class DuckDBBackend:
         path = str(source)
         if os.path.isdir(path):
             path = os.path.join(path, "**", "*.parquet")
-        cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in spec.columns.items())
+        cols = ", ".join(
+            f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in spec.columns.items()
+        )
         literal = "'" + path.replace("'", "''") + "'"
-        conn.execute(f"CREATE OR REPLACE TEMP VIEW \"{name}\" AS SELECT {cols} FROM read_parquet({literal})")
+        conn.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM read_parquet({literal})'
+        )
 
     def create(self, conn, name, sql, *, materialize):
         kind = "TABLE" if materialize else "VIEW"
@@ -177,8 +186,13 @@ class DuckDBBackend:
 
 
 def _duck_type(typ: str) -> str:
-    return {"text": "VARCHAR", "int": "INTEGER", "bool": "BOOLEAN", "date": "DATE",
-            "money": "DECIMAL(18,2)"}[typ]
+    return {
+        "text": "VARCHAR",
+        "int": "INTEGER",
+        "bool": "BOOLEAN",
+        "date": "DATE",
+        "money": "DECIMAL(18,2)",
+    }[typ]
 
 
 class SparkBackend:
@@ -188,10 +202,16 @@ class SparkBackend:
 
     # Small inputs (assess, tests): interpreted expressions beat Java code generation, which
     # costs seconds per query for wide rule projections. Large screens keep Spark's defaults.
-    SMALL = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-             "spark.sql.adaptive.enabled": "false"}
-    LARGE = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK",
-             "spark.sql.adaptive.enabled": "true"}
+    SMALL = {
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+        "spark.sql.adaptive.enabled": "false",
+    }
+    LARGE = {
+        "spark.sql.codegen.wholeStage": "true",
+        "spark.sql.codegen.factoryMode": "FALLBACK",
+        "spark.sql.adaptive.enabled": "true",
+    }
 
     def __init__(self, *, session=None, master: str | None = None, small: bool = True):
         self._spark = session
@@ -206,7 +226,9 @@ class SparkBackend:
                 try:
                     from pyspark.sql import SparkSession
                 except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise EngineError("未安装 pyspark", "pyspark is not installed", step="spark:session") from exc
+                    raise EngineError(
+                        "未安装 pyspark", "pyspark is not installed", step="spark:session"
+                    ) from exc
                 master = self._master
                 if master is None:
                     try:
@@ -242,7 +264,9 @@ class SparkBackend:
                 df = conn.createDataFrame(source, schema=ddl)
         else:
             df = conn.read.parquet(str(source))
-            df = df.selectExpr(*[f"CAST(`{c}` AS {SPARK_TYPES[t]}) AS `{c}`" for c, t in spec.columns.items()])
+            df = df.selectExpr(
+                *[f"CAST(`{c}` AS {SPARK_TYPES[t]}) AS `{c}`" for c, t in spec.columns.items()]
+            )
         df.createOrReplaceTempView(name)
 
     def create(self, conn, name, sql, *, materialize):
@@ -262,8 +286,11 @@ class SparkBackend:
 
 
 def _present(spec: InputTable, table: pa.Table) -> dict[str, str]:
-    cols = {c: ("date" if pa.types.is_date(table.schema.field(c).type) else "int")
-            for c in table.column_names if c.startswith("sn_as_of")}
+    cols = {
+        c: ("date" if pa.types.is_date(table.schema.field(c).type) else "int")
+        for c in table.column_names
+        if c.startswith("sn_as_of")
+    }
     cols.update({c: t for c, t in spec.all_columns().items() if c in table.column_names})
     return cols
 
@@ -280,8 +307,12 @@ class RuleEngine:
 
     def run(self, plan: Plan, inputs: Mapping[str, InputSource]) -> Results:
         if plan.dialect != self.dialect:
-            raise EngineError(f"计划是为 {plan.dialect} 编译的", f"the plan was compiled for {plan.dialect}",
-                              step="run", engine=self.dialect)
+            raise EngineError(
+                f"计划是为 {plan.dialect} 编译的",
+                f"the plan was compiled for {plan.dialect}",
+                step="run",
+                engine=self.dialect,
+            )
         timings: dict[str, float] = {}
         start = time.perf_counter()
         conn = self.backend.session()
@@ -293,23 +324,39 @@ class RuleEngine:
                 source = inputs.get(name)
                 if source is None:
                     if not spec.optional:
-                        raise EngineError(f"缺少输入表 {name}", f"input table {name} is missing",
-                                          step=f"input:{name}", engine=self.dialect)
+                        raise EngineError(
+                            f"缺少输入表 {name}",
+                            f"input table {name} is missing",
+                            step=f"input:{name}",
+                            engine=self.dialect,
+                        )
                     source = input_schema(spec).empty_table()
                 if isinstance(source, pa.Table):
                     source = conform(name, source, spec)
-                if plan.binding.mode == "column" and name == "households" and (
-                    not isinstance(source, pa.Table) or "param_key" not in source.column_names
+                if (
+                    plan.binding.mode == "column"
+                    and name == "households"
+                    and (not isinstance(source, pa.Table) or "param_key" not in source.column_names)
                 ):
-                    raise EngineError("按情景绑定参数时 households 需要 param_key 列",
-                                      "households needs a param_key column for per-scenario parameters",
-                                      step="input:households", engine=self.dialect)
+                    raise EngineError(
+                        "按情景绑定参数时 households 需要 param_key 列",
+                        "households needs a param_key column for per-scenario parameters",
+                        step="input:households",
+                        engine=self.dialect,
+                    )
                 self._guard(f"input:{name}", None, self.backend.register, conn, name, source, spec)
                 created.append(name)
             timings["register"] = time.perf_counter() - start
             for step in plan.steps:
-                self._guard(step.name, step.sql, self.backend.create, conn, step.name, step.sql,
-                            materialize=step.materialize)
+                self._guard(
+                    step.name,
+                    step.sql,
+                    self.backend.create,
+                    conn,
+                    step.name,
+                    step.sql,
+                    materialize=step.materialize,
+                )
                 created.append(step.name)
             timings["steps"] = time.perf_counter() - start - timings["register"]
             out = {}
@@ -317,8 +364,14 @@ class RuleEngine:
                 table = self._guard(f"output:{rel}", sql, self.backend.fetch, conn, sql)
                 out[rel] = _normalise(table, output_schema(plan.schemas[rel]), rel, self.dialect)
             timings["total"] = time.perf_counter() - start
-            return Results(households=out["households"], persons=out["persons"], quality=out["quality"],
-                           plan=plan, engine=self.dialect, timings=timings)
+            return Results(
+                households=out["households"],
+                persons=out["persons"],
+                quality=out["quality"],
+                plan=plan,
+                engine=self.dialect,
+                timings=timings,
+            )
         finally:
             try:
                 self.backend.close(conn, created)
@@ -335,18 +388,28 @@ class RuleEngine:
             raise EngineError(
                 f"{self.dialect} 执行步骤 {step} 失败：{message}",
                 f"{self.dialect} failed at step {step}: {message}",
-                step=step, sql=sql, engine=self.dialect,
+                step=step,
+                sql=sql,
+                engine=self.dialect,
             ) from exc
 
 
 def _normalise(table: pa.Table, schema: pa.Schema, rel: str, engine: str) -> pa.Table:
     """Same column names, order and Arrow types whatever the engine returned."""
-    renamed = table.rename_columns([f.name for f in schema]) if table.num_columns == len(schema) else table
+    renamed = (
+        table.rename_columns([f.name for f in schema])
+        if table.num_columns == len(schema)
+        else table
+    )
     arrays = []
     for f in schema:
         arr = renamed.column(f.name)
         if arr.type != f.type:
-            if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type) or pa.types.is_string_view(arr.type):
+            if (
+                pa.types.is_large_string(arr.type)
+                or pa.types.is_string(arr.type)
+                or pa.types.is_string_view(arr.type)
+            ):
                 arr = arr.cast(pa.string())
             else:
                 arr = arr.cast(f.type)
@@ -367,8 +430,11 @@ def get_engine(name: str = "duckdb") -> RuleEngine:
             elif name == "spark":
                 _ENGINES[name] = RuleEngine(SparkBackend())
             else:
-                raise EngineError(f"未知引擎 {name}（duckdb 或 spark）", f"unknown engine {name} (duckdb or spark)",
-                                  step="engine")
+                raise EngineError(
+                    f"未知引擎 {name}（duckdb 或 spark）",
+                    f"unknown engine {name} (duckdb or spark)",
+                    step="engine",
+                )
         return _ENGINES[name]
 
 

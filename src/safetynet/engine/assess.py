@@ -22,14 +22,26 @@ from safetynet.policy.params import Entry, ParameterBinding, scenario_entries
 from safetynet.policy.yamlsrc import CatalogueError
 
 from .adapters import RuleEngine, get_engine
-from .explain import explain_household, json_value
+from .explain import explain_household
 from .scenario import Scenario, ScenarioError, parse_scenario, scenario_tables
 
 log = logging.getLogger(__name__)
 
-MEASURES = ("n", "net_income", "pc_net_income", "counted_income", "pc_month_income", "rigid_12m",
-            "disaster_12m", "employment_deduction", "medical_oop_12m", "education_expense",
-            "financial_assets", "fin_assets_pc", "income_year")
+MEASURES = (
+    "n",
+    "net_income",
+    "pc_net_income",
+    "counted_income",
+    "pc_month_income",
+    "rigid_12m",
+    "disaster_12m",
+    "employment_deduction",
+    "medical_oop_12m",
+    "education_expense",
+    "financial_assets",
+    "fin_assets_pc",
+    "income_year",
+)
 
 
 @dataclass
@@ -67,11 +79,22 @@ def _scenario_extra(catalogue: Catalogue, sc: Scenario) -> list[Entry]:
     extra: list[Entry] = []
     for i, o in enumerate(spec.overrides):
         try:
-            extra.append(catalogue.params.entry(parameter=o.parameter, area=o.area, start=o.from_, value=o.value,
-                                                published=o.published, origin="override", reason=o.reason,
-                                                override_id=10_000 + i))
+            extra.append(
+                catalogue.params.entry(
+                    parameter=o.parameter,
+                    area=o.area,
+                    start=o.from_,
+                    value=o.value,
+                    published=o.published,
+                    origin="override",
+                    reason=o.reason,
+                    override_id=10_000 + i,
+                )
+            )
         except CatalogueError as exc:
-            raise ScenarioError(exc.zh, exc.en, file=sc.file, field=f"overrides[{i}]", name=sc.name) from exc
+            raise ScenarioError(
+                exc.zh, exc.en, file=sc.file, field=f"overrides[{i}]", name=sc.name
+            ) from exc
     try:
         extra += scenario_entries(catalogue.params, spec.parameters, spec.as_of, spec.village_code)
     except CatalogueError as exc:
@@ -90,8 +113,13 @@ def _fingerprint(in_force: dict[str, Entry | None]) -> tuple:
     return tuple(out)
 
 
-def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb",
-                catalogue: Catalogue | None = None, overrides: list[Entry] | None = None) -> list[Outcome]:
+def assess_many(
+    scenarios: list[Scenario],
+    *,
+    engine: str | RuleEngine = "duckdb",
+    catalogue: Catalogue | None = None,
+    overrides: list[Entry] | None = None,
+) -> list[Outcome]:
     """Evaluate scenarios in one engine run. Errors stay with their scenario."""
     cat = catalogue or default_catalogue()
     eng = _engine(engine)
@@ -118,12 +146,22 @@ def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb
         as_of = max(sc.spec.as_of for _, _, sc, _ in batch)
         binding = ParameterBinding(as_of=as_of, keys=key_entries, mode="column")
         try:
-            tables = scenario_tables([(hid, key, sc) for hid, key, sc, _ in batch], cat.inputs,
-                                     months=month_offsets(cat))
-            empty = {name for name, spec in cat.inputs.items()
-                     if spec.optional and (name not in tables or tables[name].num_rows == 0)}
-            plan = compile_plan(cat, binding, dialect=eng.dialect, isolate=True, empty_inputs=empty,
-                                as_of_column=True)
+            tables = scenario_tables(
+                [(hid, key, sc) for hid, key, sc, _ in batch], cat.inputs, months=month_offsets(cat)
+            )
+            empty = {
+                name
+                for name, spec in cat.inputs.items()
+                if spec.optional and (name not in tables or tables[name].num_rows == 0)
+            }
+            plan = compile_plan(
+                cat,
+                binding,
+                dialect=eng.dialect,
+                isolate=True,
+                empty_inputs=empty,
+                as_of_column=True,
+            )
             res = eng.run(plan, tables)
         except SafetyNetError as exc:
             for *_, i in batch:
@@ -138,9 +176,16 @@ def assess_many(scenarios: list[Scenario], *, engine: str | RuleEngine = "duckdb
             quality[r["household_id"]].append(r)
         for hid, key, sc, i in batch:
             outcomes[i].result = build_result(
-                cat, sc.spec.name, sc.spec.as_of, households[hid], persons.get(hid, []), quality.get(hid, []),
-                key_entries[key], household_id=sc.spec.household.household_id or None,
-                village_code=sc.spec.village_code, request=sc.spec.request is not None,
+                cat,
+                sc.spec.name,
+                sc.spec.as_of,
+                households[hid],
+                persons.get(hid, []),
+                quality.get(hid, []),
+                key_entries[key],
+                household_id=sc.spec.household.household_id or None,
+                village_code=sc.spec.village_code,
+                request=sc.spec.request is not None,
             )
     return outcomes
 
@@ -151,9 +196,19 @@ def _num(value: Any) -> Any:
     return value
 
 
-def build_result(cat: Catalogue, name: str, as_of: dt.date, hh: dict[str, Any], persons: list[dict[str, Any]],
-                 quality: list[dict[str, Any]], entries: dict[str, Entry | None], *,
-                 household_id: str | None, village_code: str, request: bool) -> dict[str, Any]:
+def build_result(
+    cat: Catalogue,
+    name: str,
+    as_of: dt.date,
+    hh: dict[str, Any],
+    persons: list[dict[str, Any]],
+    quality: list[dict[str, Any]],
+    entries: dict[str, Entry | None],
+    *,
+    household_id: str | None,
+    village_code: str,
+    request: bool,
+) -> dict[str, Any]:
     """The assess.md result for one household's result rows."""
     active = [p for p in persons if p.get("active")]
     rules = [r for r in (hh.get("rules") or "").split(";") if r]
@@ -180,7 +235,8 @@ def build_result(cat: Catalogue, name: str, as_of: dt.date, hh: dict[str, Any], 
         },
         "single_person": {
             p["id_number"]: {"monthly_amount": int(p.get("single_amount") or 0)}
-            for p in active if p.get("single_eligible")
+            for p in active
+            if p.get("single_eligible")
         },
         "tekun": {
             p["id_number"]: {
@@ -194,13 +250,20 @@ def build_result(cat: Catalogue, name: str, as_of: dt.date, hh: dict[str, Any], 
         "rigid_hardship": bool(hh.get("rigid_hardship")),
         "low_income": bool(hh.get("low_income")),
         "quality": [
-            {"check": q["check"], "id_number": q["id_number"], "message": q["message"],
-             "severity": q["severity"], "owner": q["owner"]}
+            {
+                "check": q["check"],
+                "id_number": q["id_number"],
+                "message": q["message"],
+                "severity": q["severity"],
+                "owner": q["owner"],
+            }
             for q in quality
         ],
     }
     if request:
-        eligible = bool(hh.get("temporary_eligible_emergency") or hh.get("temporary_eligible_expenditure"))
+        eligible = bool(
+            hh.get("temporary_eligible_emergency") or hh.get("temporary_eligible_expenditure")
+        )
         result["temporary"] = {
             "eligible": eligible,
             "type": hh.get("temporary_type"),
@@ -214,8 +277,12 @@ def build_result(cat: Catalogue, name: str, as_of: dt.date, hh: dict[str, Any], 
     return result
 
 
-def assess_scenario(scenario: Mapping[str, Any], *, engine: str | RuleEngine = "duckdb",
-                    catalogue: Catalogue | None = None) -> dict[str, Any]:
+def assess_scenario(
+    scenario: Mapping[str, Any],
+    *,
+    engine: str | RuleEngine = "duckdb",
+    catalogue: Catalogue | None = None,
+) -> dict[str, Any]:
     """Evaluate one scenario mapping (formats/assess.md) and return the result mapping.
 
     Raises ScenarioError for a malformed scenario and EngineError if an engine step fails.
@@ -229,7 +296,9 @@ def assess_scenario(scenario: Mapping[str, Any], *, engine: str | RuleEngine = "
     return outcome.result
 
 
-def household_scenario(household_id: str, *, as_of: dt.date, request: Mapping[str, Any] | None = None) -> dict:
+def household_scenario(
+    household_id: str, *, as_of: dt.date, request: Mapping[str, Any] | None = None
+) -> dict:
     """Build a scenario mapping from the registry (plus linked department records when the
     feeds context offers them)."""
     from safetynet.registry.models import Household
@@ -240,17 +309,33 @@ def household_scenario(household_id: str, *, as_of: dt.date, request: Mapping[st
         raise NotFound(f"户 {household_id} 不存在", f"household {household_id} not found") from exc
     members = []
     for p in h.members.all():
-        members.append({
-            "id_number": p.id_number, "name": p.name, "relation": p.relation, "sex": p.sex or None,
-            "birth_date": p.birth_date, "status": p.status, "in_school": p.in_school, "health": p.health,
-            "disability_type": p.disability_type or None, "disability_grade": p.disability_grade,
-            "labour": p.labour, "employment": p.employment, "work_months": p.work_months,
-            "medical_insured": p.medical_insured, "pension_insured": p.pension_insured,
-            "adl_failed": p.adl_failed, "supporter_capable": p.supporter_capable, "phone": p.phone or None,
-        })
+        members.append(
+            {
+                "id_number": p.id_number,
+                "name": p.name,
+                "relation": p.relation,
+                "sex": p.sex or None,
+                "birth_date": p.birth_date,
+                "status": p.status,
+                "in_school": p.in_school,
+                "health": p.health,
+                "disability_type": p.disability_type or None,
+                "disability_grade": p.disability_grade,
+                "labour": p.labour,
+                "employment": p.employment,
+                "work_months": p.work_months,
+                "medical_insured": p.medical_insured,
+                "pension_insured": p.pension_insured,
+                "adl_failed": p.adl_failed,
+                "supporter_capable": p.supporter_capable,
+                "phone": p.phone or None,
+            }
+        )
     from safetynet.registry.models import INCOME_FIELDS
 
-    incomes = [{"year": i.year, **{f: getattr(i, f) for f in INCOME_FIELDS}} for i in h.incomes.all()]
+    incomes = [
+        {"year": i.year, **{f: getattr(i, f) for f in INCOME_FIELDS}} for i in h.incomes.all()
+    ]
     data = {
         "name": h.household_id,
         "as_of": as_of,
@@ -310,13 +395,22 @@ def _linked_feed_records(household, as_of: dt.date) -> list[dict[str, Any]]:
             continue
         for row in rows:
             record = {"kind": kind}
-            record.update({c: row.get(c) for c in table.columns if c in row and row.get(c) is not None})
+            record.update(
+                {c: row.get(c) for c in table.columns if c in row and row.get(c) is not None}
+            )
             records.append(record)
     del as_of
     return records
 
 
-def assess_household(household_id: str, *, as_of: dt.date, request: Mapping[str, Any] | None = None,
-                     engine: str | RuleEngine = "duckdb") -> dict[str, Any]:
+def assess_household(
+    household_id: str,
+    *,
+    as_of: dt.date,
+    request: Mapping[str, Any] | None = None,
+    engine: str | RuleEngine = "duckdb",
+) -> dict[str, Any]:
     """Evaluate a registry household as of a date (assess.md shape)."""
-    return assess_scenario(household_scenario(household_id, as_of=as_of, request=request), engine=engine)
+    return assess_scenario(
+        household_scenario(household_id, as_of=as_of, request=request), engine=engine
+    )

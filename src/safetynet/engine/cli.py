@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -49,13 +49,20 @@ def human(result: dict[str, Any]) -> str:
     risks = "、".join(mon["risk_types"]) or "—"
     lines.append(f"  防返贫监测：{status} · 规则 {rules} · 风险类型 {risks}")
     d = result["dibao"]
-    lines.append(f"  低保：{'符合' if d['eligible'] else '不符合'} · 月保障金 {d['monthly_amount']} 元 · "
-                 f"低保边缘家庭 {_yes(d['edge'])}")
-    singles = "、".join(f"{k}（{v['monthly_amount']} 元）" for k, v in result["single_person"].items()) or "无"
+    lines.append(
+        f"  低保：{'符合' if d['eligible'] else '不符合'} · 月保障金 {d['monthly_amount']} 元 · "
+        f"低保边缘家庭 {_yes(d['edge'])}"
+    )
+    singles = (
+        "、".join(f"{k}（{v['monthly_amount']} 元）" for k, v in result["single_person"].items())
+        or "无"
+    )
     lines.append(f"  单人户施保：{singles}")
     for pid, t in result["tekun"].items():
-        lines.append(f"  特困 {pid}：{'符合' if t['eligible'] else '不符合'} · 护理等级 {CARE.get(t['care_level'], '—')} · "
-                     f"月供养金 {t['monthly_amount']} 元")
+        lines.append(
+            f"  特困 {pid}：{'符合' if t['eligible'] else '不符合'} · 护理等级 {CARE.get(t['care_level'], '—')} · "
+            f"月供养金 {t['monthly_amount']} 元"
+        )
     temp = result["temporary"]
     if temp is None:
         lines.append("  临时救助：无申请")
@@ -64,7 +71,9 @@ def human(result: dict[str, Any]) -> str:
             f"  临时救助：{TEMP_TYPE.get(temp['type'], temp['type'])} · {'符合' if temp['eligible'] else '不符合'} · "
             f"金额 {temp['amount']} 元 · {APPROVER.get(temp['approver'], '—')} · 一事一议 {_yes(temp['case_by_case'])}"
         )
-    lines.append(f"  刚性支出困难家庭：{_yes(result['rigid_hardship'])} · 低收入人口：{_yes(result['low_income'])}")
+    lines.append(
+        f"  刚性支出困难家庭：{_yes(result['rigid_hardship'])} · 低收入人口：{_yes(result['low_income'])}"
+    )
     for q in result.get("quality", []):
         who = f" {q['id_number']}" if q.get("id_number") else ""
         lines.append(f"  数据质量 {q['check']}{who}：{q['message'].split(' / ')[0]}")
@@ -79,14 +88,21 @@ def human(result: dict[str, Any]) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("assess")
     def assess(
-        target: Path = typer.Argument(..., help="情景文件或目录（YAML/JSON）/ scenario file or directory"),
-        check: bool = typer.Option(False, "--check", help="与 expected 比较，有差异时非零退出 / compare with expected"),
+        target: Annotated[
+            Path, typer.Argument(help="情景文件或目录（YAML/JSON）/ scenario file or directory")
+        ],
+        check: bool = typer.Option(
+            False, "--check", help="与 expected 比较，有差异时非零退出 / compare with expected"
+        ),
         as_json: bool = typer.Option(False, "--json", help="每个情景输出一行 JSON / JSON Lines"),
         engine: str = typer.Option("duckdb", "--engine", help="duckdb 或 spark / duckdb or spark"),
     ) -> None:
         """评估户情景：资格、金额、预警及依据 / Evaluate household scenarios: eligibility, amounts, warnings, reasons."""
         if engine not in ("duckdb", "spark"):
-            raise ValidationFailed(f"未知引擎 {engine}（duckdb 或 spark）", f"unknown engine {engine} (duckdb or spark)")
+            raise ValidationFailed(
+                f"未知引擎 {engine}（duckdb 或 spark）",
+                f"unknown engine {engine} (duckdb or spark)",
+            )
         from safetynet.cli import setup_django
 
         setup_django()
@@ -106,12 +122,18 @@ def register(app: typer.Typer) -> None:
         for item in items:
             if item.error is not None:
                 failed += 1
-                typer.secho(f"错误：{item.error.zh}\nError: {item.error.en}", fg=typer.colors.RED, err=True)
+                typer.secho(
+                    f"错误：{item.error.zh}\nError: {item.error.en}", fg=typer.colors.RED, err=True
+                )
                 continue
             outcome = next(outcomes)
             if outcome.error is not None:
                 failed += 1
-                typer.secho(f"错误：{outcome.error.zh}\nError: {outcome.error.en}", fg=typer.colors.RED, err=True)
+                typer.secho(
+                    f"错误：{outcome.error.zh}\nError: {outcome.error.en}",
+                    fg=typer.colors.RED,
+                    err=True,
+                )
                 continue
             result = outcome.result
             if as_json:
@@ -127,12 +149,21 @@ def register(app: typer.Typer) -> None:
                 if diffs:
                     differing += 1
                     for d in diffs:
-                        typer.secho("差异 / difference: " + d.line(outcome.scenario.name), fg=typer.colors.RED,
-                                    err=True)
+                        typer.secho(
+                            "差异 / difference: " + d.line(outcome.scenario.name),
+                            fg=typer.colors.RED,
+                            err=True,
+                        )
         total = len(items)
         if check:
-            summary = (f"{total} 个情景，核对 {checked} 个，差异 {differing} 个，出错 {failed} 个 / "
-                       f"{total} scenarios, {checked} checked, {differing} differ, {failed} failed")
-            typer.secho(summary, fg=typer.colors.RED if (differing or failed) else typer.colors.GREEN, err=True)
+            summary = (
+                f"{total} 个情景，核对 {checked} 个，差异 {differing} 个，出错 {failed} 个 / "
+                f"{total} scenarios, {checked} checked, {differing} differ, {failed} failed"
+            )
+            typer.secho(
+                summary,
+                fg=typer.colors.RED if (differing or failed) else typer.colors.GREEN,
+                err=True,
+            )
         if failed or differing:
             sys.exit(1)

@@ -68,8 +68,13 @@ def compare(expected: dict[str, Any], got: dict[str, Any]) -> list[Difference]:
                     if not people:
                         diffs.append(Difference(sub, value, "(missing)"))
                     continue
-                walk(value, act[key], sub, measure=measure or key == "measures",
-                     people=(not path and key in EXACT_PEOPLE))
+                walk(
+                    value,
+                    act[key],
+                    sub,
+                    measure=measure or key == "measures",
+                    people=(not path and key in EXACT_PEOPLE),
+                )
             return
         if not _equal(exp, act, measure=measure):
             diffs.append(Difference(path, exp, act))

@@ -13,7 +13,11 @@ from typing import Any
 from safetynet.policy.catalogue import PLACEHOLDER_RE, Catalogue, Rule
 from safetynet.policy.params import Entry, format_value, plain_value
 
-CARE_LABELS = {"self_care": ("全自理", "self-care"), "partial": ("半失能", "partial"), "full": ("全失能", "full")}
+CARE_LABELS = {
+    "self_care": ("全自理", "self-care"),
+    "partial": ("半失能", "partial"),
+    "full": ("全失能", "full"),
+}
 CATEGORY_LABELS = {
     "unstable": ("脱贫不稳定户", "unstable (exited poor household)"),
     "edge": ("边缘易致贫户", "edge (at risk of poverty)"),
@@ -39,13 +43,19 @@ def _display(value: Any, lang: str) -> str:
 
 def json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        return (
+            int(value)
+            if value == value.to_integral_value() and value.as_tuple().exponent >= 0
+            else float(value)
+        )
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
 
 
-def _param_value(name: str, entries: dict[str, Entry | None], catalogue: Catalogue) -> tuple[str, Any, Entry | None]:
+def _param_value(
+    name: str, entries: dict[str, Entry | None], catalogue: Catalogue
+) -> tuple[str, Any, Entry | None]:
     if name in catalogue.params.defs:
         e = entries.get(name)
         return name, (e.value if e else None), e
@@ -74,8 +84,9 @@ def _fired(rule: Rule, value: Any) -> bool:
     return value is True
 
 
-def explain_rule(rule: Rule, row: dict[str, Any], entries: dict[str, Entry | None],
-                 catalogue: Catalogue) -> dict[str, Any] | None:
+def explain_rule(
+    rule: Rule, row: dict[str, Any], entries: dict[str, Entry | None], catalogue: Catalogue
+) -> dict[str, Any] | None:
     """The explanation of one rule for one result row, or None when there is nothing to say."""
     value = row.get(rule.node)
     fired = _fired(rule, value)
@@ -104,8 +115,18 @@ def explain_rule(rule: Rule, row: dict[str, Any], entries: dict[str, Entry | Non
 
     zh = render(template.zh, "zh")
     en = render(template.en, "en")
+    # Scalar parameters also under their short name (values["income_line"]), for readers that
+    # look a parameter up without its topic; never shadows a feature value.
+    for name in list(values):
+        if name in catalogue.params.defs:
+            short = name.split(".", 1)[1]
+            values.setdefault(short, values[name])
     for pname in rule.parameters:
-        full = catalogue.params.components[pname][0].name if pname in catalogue.params.components else pname
+        full = (
+            catalogue.params.components[pname][0].name
+            if pname in catalogue.params.components
+            else pname
+        )
         e = entries.get(full)
         if e is not None:
             parameters[full] = e.describe()
@@ -120,8 +141,12 @@ def explain_rule(rule: Rule, row: dict[str, Any], entries: dict[str, Entry | Non
     }
 
 
-def explain_household(catalogue: Catalogue, entries: dict[str, Entry | None], household: dict[str, Any],
-                      persons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def explain_household(
+    catalogue: Catalogue,
+    entries: dict[str, Entry | None],
+    household: dict[str, Any],
+    persons: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Explanations for a household result row and its person rows, in catalogue order."""
     out: list[dict[str, Any]] = []
     if not household.get("evaluated"):

@@ -33,8 +33,15 @@ FALSE_WORDS = {"n", "no", "false", "0", "否", "f"}
 class ScenarioError(ValidationFailed):
     code = "scenario"
 
-    def __init__(self, zh: str, en: str, *, file: str | None = None, field: str | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        file: str | None = None,
+        field: str | None = None,
+        name: str | None = None,
+    ):
         where = file or ""
         if name:
             where = f"{where} [{name}]" if where else f"[{name}]"
@@ -111,7 +118,9 @@ class MemberIn(_Strict):
     def _id(cls, v):
         return str(v).strip().upper() if v is not None else v
 
-    @field_validator("in_school", "medical_insured", "pension_insured", "supporter_capable", mode="before")
+    @field_validator(
+        "in_school", "medical_insured", "pension_insured", "supporter_capable", mode="before"
+    )
     @classmethod
     def _bool(cls, v):
         return _boolish(v)
@@ -121,16 +130,28 @@ class MemberIn(_Strict):
     def _phone(cls, v):
         return None if v is None else str(v)
 
-    _relation = field_validator("relation", mode="before")(classmethod(lambda cls, v: _enum("relation")(v)))
+    _relation = field_validator("relation", mode="before")(
+        classmethod(lambda cls, v: _enum("relation")(v))
+    )
     _sex = field_validator("sex", mode="before")(classmethod(lambda cls, v: _enum("sex")(v)))
-    _status = field_validator("status", mode="before")(classmethod(lambda cls, v: _enum("status")(v) or "active"))
-    _education = field_validator("education", mode="before")(classmethod(lambda cls, v: _enum("education")(v)))
-    _health = field_validator("health", mode="before")(classmethod(lambda cls, v: _enum("health")(v) or "healthy"))
+    _status = field_validator("status", mode="before")(
+        classmethod(lambda cls, v: _enum("status")(v) or "active")
+    )
+    _education = field_validator("education", mode="before")(
+        classmethod(lambda cls, v: _enum("education")(v))
+    )
+    _health = field_validator("health", mode="before")(
+        classmethod(lambda cls, v: _enum("health")(v) or "healthy")
+    )
     _dtype = field_validator("disability_type", mode="before")(
-        classmethod(lambda cls, v: _enum("disability_type")(v)))
-    _labour = field_validator("labour", mode="before")(classmethod(lambda cls, v: _enum("labour")(v)))
+        classmethod(lambda cls, v: _enum("disability_type")(v))
+    )
+    _labour = field_validator("labour", mode="before")(
+        classmethod(lambda cls, v: _enum("labour")(v))
+    )
     _employment = field_validator("employment", mode="before")(
-        classmethod(lambda cls, v: _enum("employment")(v) or "none"))
+        classmethod(lambda cls, v: _enum("employment")(v) or "none")
+    )
 
     @model_validator(mode="after")
     def _grade_needs_type(self):
@@ -140,9 +161,18 @@ class MemberIn(_Strict):
 
 
 MONEY_FIELDS = (
-    "wage", "business_income", "business_cost", "property", "pension_basic", "pension_other",
-    "assistance_received", "policy_subsidies", "exempt_transfers", "other_transfers",
-    "education_expense", "financial_assets",
+    "wage",
+    "business_income",
+    "business_cost",
+    "property",
+    "pension_basic",
+    "pension_other",
+    "assistance_received",
+    "policy_subsidies",
+    "exempt_transfers",
+    "other_transfers",
+    "education_expense",
+    "financial_assets",
 )
 
 
@@ -191,13 +221,16 @@ class HouseholdIn(_Strict):
     incomes: list[IncomeIn] = Field(default_factory=list)
     feeds: list[dict[str, Any]] = Field(default_factory=list)
 
-    @field_validator("registered_poor", "relocated", "water_secure", "already_monitored", mode="before")
+    @field_validator(
+        "registered_poor", "relocated", "water_secure", "already_monitored", mode="before"
+    )
     @classmethod
     def _bool(cls, v):
         return _boolish(v)
 
     _grade = field_validator("housing_grade", mode="before")(
-        classmethod(lambda cls, v: _enum("housing_grade")(v)))
+        classmethod(lambda cls, v: _enum("housing_grade")(v))
+    )
 
     @field_validator("household_id", "phone", "bank_account", mode="before")
     @classmethod
@@ -212,7 +245,12 @@ class RequestIn(_Strict):
     @field_validator("type", mode="before")
     @classmethod
     def _type(cls, v):
-        words = {"急难型": "emergency", "急难": "emergency", "支出型": "expenditure", "支出": "expenditure"}
+        words = {
+            "急难型": "emergency",
+            "急难": "emergency",
+            "支出型": "expenditure",
+            "支出": "expenditure",
+        }
         return words.get(str(v).strip(), str(v).strip().lower()) if v is not None else v
 
     @field_validator("need", mode="before")
@@ -342,10 +380,16 @@ def _typed(value: Any, typ: str, path: str, file, name) -> Any:
             return d
     except (ValueError, ArithmeticError):
         pass
-    labels = {"text": "文本", "int": "整数", "bool": "布尔值", "date": "日期 YYYY-MM-DD",
-              "money": "非负金额（最多两位小数）"}
-    raise _feed_error(file, name, path, f"应为{labels[typ]}，得到 {value!r}",
-                      f"expected {typ}, got {value!r}")
+    labels = {
+        "text": "文本",
+        "int": "整数",
+        "bool": "布尔值",
+        "date": "日期 YYYY-MM-DD",
+        "money": "非负金额（最多两位小数）",
+    }
+    raise _feed_error(
+        file, name, path, f"应为{labels[typ]}，得到 {value!r}", f"expected {typ}, got {value!r}"
+    )
 
 
 FEED_EXTRA = {"name": "text", "birth_date": "date", "sex": "text", "village_code": "text"}
@@ -361,19 +405,31 @@ def _feeds(spec: ScenarioIn, inputs: dict[str, InputTable], file, name) -> list[
         table = inputs.get(f"feed_{kind}") if isinstance(kind, str) else None
         if table is None or not table.feed:
             kinds = ", ".join(sorted(k[5:] for k, t in inputs.items() if t.feed))
-            raise _feed_error(file, name, base + ".kind", f"未知的部门数据类型 {kind!r}（允许：{kinds}）",
-                              f"unknown feed kind {kind!r} (allowed: {kinds})")
+            raise _feed_error(
+                file,
+                name,
+                base + ".kind",
+                f"未知的部门数据类型 {kind!r}（允许：{kinds}）",
+                f"unknown feed kind {kind!r} (allowed: {kinds})",
+            )
         allowed = {**table.columns, **FEED_EXTRA}
         record: dict[str, Any] = {"kind": kind}
         for key, value in raw.items():
             if key == "kind":
                 continue
             if key not in allowed:
-                raise _feed_error(file, name, f"{base}.{key}", f"{kind} 没有字段 {key}",
-                                  f"{kind} has no field {key}")
+                raise _feed_error(
+                    file,
+                    name,
+                    f"{base}.{key}",
+                    f"{kind} 没有字段 {key}",
+                    f"{kind} has no field {key}",
+                )
             record[key] = _typed(value, allowed[key], f"{base}.{key}", file, name)
         if record.get("event_date") is None:
-            raise _feed_error(file, name, f"{base}.event_date", "缺少 event_date", "event_date is missing")
+            raise _feed_error(
+                file, name, f"{base}.event_date", "缺少 event_date", "event_date is missing"
+            )
         if record.get("id_number"):
             record["id_number"] = str(record["id_number"]).strip().upper()
         record.setdefault("record_id", f"{kind}-{i + 1}")
@@ -383,19 +439,27 @@ def _feeds(spec: ScenarioIn, inputs: dict[str, InputTable], file, name) -> list[
     return out
 
 
-def parse_scenario(data: Any, inputs: dict[str, InputTable], *, file: str | None = None,
-                   index: int = 0) -> Scenario:
+def parse_scenario(
+    data: Any, inputs: dict[str, InputTable], *, file: str | None = None, index: int = 0
+) -> Scenario:
     """Validate one scenario mapping. Raises ScenarioError naming the file and field."""
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(data, dict):
-        raise ScenarioError("情景应为映射", "a scenario must be a mapping", file=file, name=f"#{index + 1}")
+        raise ScenarioError(
+            "情景应为映射", "a scenario must be a mapping", file=file, name=f"#{index + 1}"
+        )
     try:
         spec = ScenarioIn.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         path = _field_path(err.get("loc", ()))
-        raise ScenarioError(f"{_zh_error(err)}（{err.get('msg')}）", err.get("msg", "invalid"),
-                            file=file, field=path, name=name or f"#{index + 1}") from exc
+        raise ScenarioError(
+            f"{_zh_error(err)}（{err.get('msg')}）",
+            err.get("msg", "invalid"),
+            file=file,
+            field=path,
+            name=name or f"#{index + 1}",
+        ) from exc
     feeds = _feeds(spec, inputs, file, spec.name)
     return Scenario(spec=spec, file=file, index=index, feeds=feeds)
 
@@ -421,11 +485,17 @@ def load_scenarios(target: str | Path, inputs: dict[str, InputTable]) -> list[Lo
     """Read a scenario file or a directory of them, in file order; keep per-scenario errors."""
     target = Path(target)
     if target.is_dir():
-        files = sorted(p for p in target.iterdir()
-                       if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+        files = sorted(
+            p
+            for p in target.iterdir()
+            if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file()
+        )
         if not files:
-            raise ScenarioError("目录中没有 YAML 或 JSON 情景文件", "no YAML or JSON scenario files in the directory",
-                                file=str(target))
+            raise ScenarioError(
+                "目录中没有 YAML 或 JSON 情景文件",
+                "no YAML or JSON scenario files in the directory",
+                file=str(target),
+            )
     elif target.is_file():
         files = [target]
     else:
@@ -436,20 +506,35 @@ def load_scenarios(target: str | Path, inputs: dict[str, InputTable]) -> list[Lo
             data = _read_file(path)
         except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            items.append(LoadedItem(None, ScenarioError(f"无法读取：{detail}", f"cannot be read: {detail}",
-                                                        file=str(path)), str(path), 0))
+            items.append(
+                LoadedItem(
+                    None,
+                    ScenarioError(
+                        f"无法读取：{detail}", f"cannot be read: {detail}", file=str(path)
+                    ),
+                    str(path),
+                    0,
+                )
+            )
             continue
         entries = data if isinstance(data, list) else [data]
         for i, entry in enumerate(entries):
             try:
-                items.append(LoadedItem(parse_scenario(entry, inputs, file=str(path), index=i), None, str(path), i))
+                items.append(
+                    LoadedItem(
+                        parse_scenario(entry, inputs, file=str(path), index=i), None, str(path), i
+                    )
+                )
             except ScenarioError as exc:
                 items.append(LoadedItem(None, exc, str(path), i))
     return items
 
 
-def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, InputTable],
-                    months: set[int] | None = None) -> dict[str, pa.Table]:
+def scenario_tables(
+    batch: list[tuple[str, str, Scenario]],
+    inputs: dict[str, InputTable],
+    months: set[int] | None = None,
+) -> dict[str, pa.Table]:
     """Input tables for scenarios: (internal household id, parameter key, scenario) each.
 
     With `months` (the catalogue's AS_OF_MINUS_MONTHS offsets) each household also carries its
@@ -461,10 +546,15 @@ def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, In
     for hid, key, sc in batch:
         h = sc.spec.household
         row = {
-            "household_id": hid, "village_code": sc.spec.village_code,
-            "registered_poor": h.registered_poor, "exit_year": h.exit_year, "relocated": h.relocated,
-            "housing_grade": h.housing_grade, "water_secure": h.water_secure,
-            "already_monitored": h.already_monitored, "param_key": key,
+            "household_id": hid,
+            "village_code": sc.spec.village_code,
+            "registered_poor": h.registered_poor,
+            "exit_year": h.exit_year,
+            "relocated": h.relocated,
+            "housing_grade": h.housing_grade,
+            "water_secure": h.water_secure,
+            "already_monitored": h.already_monitored,
+            "param_key": key,
         }
         if months is not None:
             row.update(as_of_values(sc.spec.as_of, months))
@@ -483,8 +573,9 @@ def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, In
             row["household_id"] = hid
             rows[f"feed_{rec['kind']}"].append(row)
         if sc.spec.request is not None:
-            rows["requests"].append({"household_id": hid, "type": sc.spec.request.type,
-                                     "need": sc.spec.request.need})
+            rows["requests"].append(
+                {"household_id": hid, "type": sc.spec.request.type, "need": sc.spec.request.need}
+            )
     tables = {}
     for name, spec in inputs.items():
         cols = dict(spec.all_columns() if name == "households" else spec.columns)
@@ -495,5 +586,7 @@ def scenario_tables(batch: list[tuple[str, str, Scenario]], inputs: dict[str, In
         data = rows.get(name, [])
         if not data and spec.optional:
             continue
-        tables[name] = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in data], schema=schema)
+        tables[name] = pa.Table.from_pylist(
+            [{c: r.get(c) for c in cols} for r in data], schema=schema
+        )
     return tables

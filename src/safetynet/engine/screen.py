@@ -22,7 +22,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from safetynet.policy.catalogue import FEATURES_DIR, INPUTS_FILE, OUTPUTS_FILE, RULES_DIR, Catalogue, default_catalogue
+from safetynet.policy.catalogue import (
+    FEATURES_DIR,
+    INPUTS_FILE,
+    OUTPUTS_FILE,
+    RULES_DIR,
+    Catalogue,
+    default_catalogue,
+)
 from safetynet.policy.compiler import Plan, compile_plan
 from safetynet.policy.params import PARAMETER_DIR, Entry, ParameterBinding, bind_areas, json_ready
 
@@ -71,8 +78,10 @@ class ScreenPlan:
         """Per area key, every parameter's value with tag, source, area and dates (JSON-ready)."""
         out: dict[str, dict[str, Any]] = {}
         for key, entries in self.binding.keys.items():
-            out[key] = {name: ({**e.describe(), "value": json_ready(e.value)} if e else None)
-                        for name, e in entries.items()}
+            out[key] = {
+                name: ({**e.describe(), "value": json_ready(e.value)} if e else None)
+                for name, e in entries.items()
+            }
         return out
 
     def parameters_table(self) -> pa.Table:
@@ -81,26 +90,57 @@ class ScreenPlan:
             for name, e in entries.items():
                 if e is None:
                     continue
-                rows.append({"area_key": key, "parameter": name, "value": str(json_ready(e.value)),
-                             "tag": e.tag, "source": e.source, "area": e.area, "from": e.start,
-                             "published": e.published, "origin": e.origin})
-        schema = pa.schema([("area_key", pa.string()), ("parameter", pa.string()), ("value", pa.string()),
-                            ("tag", pa.string()), ("source", pa.string()), ("area", pa.string()),
-                            ("from", pa.date32()), ("published", pa.date32()), ("origin", pa.string())])
+                rows.append(
+                    {
+                        "area_key": key,
+                        "parameter": name,
+                        "value": str(json_ready(e.value)),
+                        "tag": e.tag,
+                        "source": e.source,
+                        "area": e.area,
+                        "from": e.start,
+                        "published": e.published,
+                        "origin": e.origin,
+                    }
+                )
+        schema = pa.schema(
+            [
+                ("area_key", pa.string()),
+                ("parameter", pa.string()),
+                ("value", pa.string()),
+                ("tag", pa.string()),
+                ("source", pa.string()),
+                ("area", pa.string()),
+                ("from", pa.date32()),
+                ("published", pa.date32()),
+                ("origin", pa.string()),
+            ]
+        )
         return pa.Table.from_pylist(rows, schema=schema)
 
-    def explain(self, household: Mapping[str, Any], persons: Iterable[Mapping[str, Any]] = ()) -> list[dict]:
+    def explain(
+        self, household: Mapping[str, Any], persons: Iterable[Mapping[str, Any]] = ()
+    ) -> list[dict]:
         """Explanations (zh, en, values, parameters, source) of one household's result rows."""
         entries = self.binding.keys.get(household.get("area_key"), {})
-        return explain_household(self.catalogue, entries, dict(household), [dict(p) for p in persons])
+        return explain_household(
+            self.catalogue, entries, dict(household), [dict(p) for p in persons]
+        )
 
     def sql(self) -> str:
         return self.plan.script()
 
 
-def prepare_screen(*, as_of: dt.date, engine: str | RuleEngine = "duckdb", area_codes: list[str] | None = None,
-                   overrides: list[Entry] | None = None, catalogue: Catalogue | None = None,
-                   duckdb_settings: Mapping[str, str] | None = None, spark_session=None) -> ScreenPlan:
+def prepare_screen(
+    *,
+    as_of: dt.date,
+    engine: str | RuleEngine = "duckdb",
+    area_codes: list[str] | None = None,
+    overrides: list[Entry] | None = None,
+    catalogue: Catalogue | None = None,
+    duckdb_settings: Mapping[str, str] | None = None,
+    spark_session=None,
+) -> ScreenPlan:
     """Compile the catalogue for a whole screen as of `as_of`.
 
     Parameters are bound per area key (every area code that carries a value, plus CN): the SQL
@@ -111,8 +151,12 @@ def prepare_screen(*, as_of: dt.date, engine: str | RuleEngine = "duckdb", area_
     cat = catalogue or default_catalogue()
     if isinstance(engine, str):
         if engine == "duckdb" and duckdb_settings:
-            eng = RuleEngine(DuckDBBackend(threads=int(duckdb_settings.get("threads", 0)) or None,
-                                           memory_limit=duckdb_settings.get("memory_limit")))
+            eng = RuleEngine(
+                DuckDBBackend(
+                    threads=int(duckdb_settings.get("threads", 0)) or None,
+                    memory_limit=duckdb_settings.get("memory_limit"),
+                )
+            )
         elif engine == "spark" and spark_session is not None:
             eng = RuleEngine(SparkBackend(session=spark_session))
         else:
@@ -124,4 +168,6 @@ def prepare_screen(*, as_of: dt.date, engine: str | RuleEngine = "duckdb", area_
     binding = bind_areas(cat.params, as_of, extra=overrides)
     plan = compile_plan(cat, binding, dialect=eng.dialect)
     del area_codes
-    return ScreenPlan(engine=eng, plan=plan, catalogue=cat, binding=binding, overrides=list(overrides))
+    return ScreenPlan(
+        engine=eng, plan=plan, catalogue=cat, binding=binding, overrides=list(overrides)
+    )

@@ -10,8 +10,6 @@ from __future__ import annotations
 import pyarrow as pa
 from pypinyin import lazy_pinyin
 
-from .lake import sql_str
-
 # Surnames whose reading differs from the character's most common reading. Used for the first
 # character of a name so that 曾 (zēng) matches 增, not 层.
 SURNAME_READINGS = {
@@ -121,6 +119,5 @@ __all__ = [
     "names_match_sql",
     "pinyin_map",
     "pinyin_sql",
-    "sql_str",
     "surname_pinyin_sql",
 ]

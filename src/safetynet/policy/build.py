@@ -51,8 +51,10 @@ def _joined(items: list[tuple[exp.Expression, str]]) -> exp.Expression:
     """
     if not items:
         return exp.Literal.string("")
-    parts = [_case([(cond, exp.Literal.string(";" + label))], default=exp.Literal.string(""))
-             for cond, label in items]
+    parts = [
+        _case([(cond, exp.Literal.string(";" + label))], default=exp.Literal.string(""))
+        for cond, label in items
+    ]
     joined = parts[0]
     for p in parts[1:]:
         joined = exp.DPipe(this=joined, expression=p, safe=True)
@@ -71,27 +73,39 @@ def build_rule_nodes(nodes: dict, rules: dict) -> None:
         elif rule.kind == "quality":
             node.built = rule.when.expr.copy()
         elif rule.kind == "amount":
-            denominator = _paren(rule.denominator.expr) if rule.denominator else exp.Literal.number(1)
-            value = exp.Anonymous(this="ROUND_DIV", expressions=[
-                _paren(rule.value.expr), denominator, exp.Literal.number(0)])
+            denominator = (
+                _paren(rule.denominator.expr) if rule.denominator else exp.Literal.number(1)
+            )
+            value = exp.Anonymous(
+                this="ROUND_DIV",
+                expressions=[_paren(rule.value.expr), denominator, exp.Literal.number(0)],
+            )
             node.built = _case([(_and(guard, when), value)], default=exp.Literal.number(0))
         elif rule.kind in ("classification", "category"):
-            inner = _case([(_paren(c.expr), exp.Literal.string(v)) for c, v in rule.cases],
-                          default=exp.Literal.string(rule.default))
+            inner = _case(
+                [(_paren(c.expr), exp.Literal.string(v)) for c, v in rule.cases],
+                default=exp.Literal.string(rule.default),
+            )
             outer_guard = col("flagged") if rule.kind == "category" else guard
             node.built = _case([(_and(outer_guard, when), inner)])
     _build_summary(nodes, rules)
 
 
 def _build_summary(nodes: dict, rules: dict) -> None:
-    monitoring = sorted((r for r in rules.values() if r.active and r.kind == "monitoring"),
-                        key=lambda r: r.id)
-    by_level = {lvl: [col(r.node) for r in monitoring if r.level == lvl]
-                for lvl in ("red", "orange", "yellow")}
+    monitoring = sorted(
+        (r for r in rules.values() if r.active and r.kind == "monitoring"), key=lambda r: r.id
+    )
+    by_level = {
+        lvl: [col(r.node) for r in monitoring if r.level == lvl]
+        for lvl in ("red", "orange", "yellow")
+    }
     nodes["flagged"].built = _or(by_level["red"] + by_level["orange"])
     nodes["monitoring_level"].built = _case(
-        [(_or(by_level[lvl]), exp.Literal.string(lvl)) for lvl in ("red", "orange", "yellow")
-         if by_level[lvl]]
+        [
+            (_or(by_level[lvl]), exp.Literal.string(lvl))
+            for lvl in ("red", "orange", "yellow")
+            if by_level[lvl]
+        ]
     )
     nodes["monitoring_rules"].built = _joined([(col(r.node), r.id) for r in monitoring])
     explicit: dict[str, list[exp.Expression]] = {}

@@ -54,8 +54,11 @@ def as_of_column_name(macro: str, months: int | None = None) -> str:
 
 def as_of_values(day: dt.date, months: set[int]) -> dict[str, Any]:
     """The as-of columns for one household (see `as_of_column_name`)."""
-    values: dict[str, Any] = {"sn_as_of": day, "sn_as_of_year": day.year,
-                              "sn_as_of_ymd": day.year * 10000 + day.month * 100 + day.day}
+    values: dict[str, Any] = {
+        "sn_as_of": day,
+        "sn_as_of_year": day.year,
+        "sn_as_of_ymd": day.year * 10000 + day.month * 100 + day.day,
+    }
     for m in sorted(months):
         values[f"sn_as_of_minus_{m}"] = months_before(day, m)
     return values
@@ -76,7 +79,9 @@ def month_offsets(catalogue: Catalogue) -> set[int]:
         if node.expr is not None:
             parts.append(node.expr.expr)
         if node.agg is not None:
-            parts += [p.expr for p in (node.agg.of, node.agg.where, node.agg.key_match) if p is not None]
+            parts += [
+                p.expr for p in (node.agg.of, node.agg.where, node.agg.key_match) if p is not None
+            ]
         for rule in [node.rule] if node.rule else []:
             parts += [c.expr for c, _ in rule.messages if c is not None]
         for part in parts:
@@ -181,8 +186,15 @@ class _Frame:
 
 
 class _Compiler:
-    def __init__(self, catalogue: Catalogue, binding: ParameterBinding, dialect: str, isolate: bool = False,
-                 empty_inputs: frozenset[str] = frozenset(), as_of_column: bool = False):
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        binding: ParameterBinding,
+        dialect: str,
+        isolate: bool = False,
+        empty_inputs: frozenset[str] = frozenset(),
+        as_of_column: bool = False,
+    ):
         self.cat = catalogue
         self.binding = binding
         self.dialect = dialect
@@ -220,8 +232,12 @@ class _Compiler:
             groups.setdefault(value, []).append(key)
         return list(groups.items())
 
-    def _area_case(self, component: str, area: exp.Expression | None,
-                   render_value: Callable[[Any], exp.Expression]) -> exp.Expression:
+    def _area_case(
+        self,
+        component: str,
+        area: exp.Expression | None,
+        render_value: Callable[[Any], exp.Expression],
+    ) -> exp.Expression:
         if not self._varies(component):
             values = list(self.param_values(component).values())
             return render_value(values[0] if values else None)
@@ -234,12 +250,18 @@ class _Compiler:
             )
         ifs = []
         for value, keys in self._by_value(component):
-            cond = exp.In(this=area.copy(), expressions=[exp.Literal.string(k) for k in sorted(keys)])
+            cond = exp.In(
+                this=area.copy(), expressions=[exp.Literal.string(k) for k in sorted(keys)]
+            )
             ifs.append(exp.If(this=cond, true=render_value(value)))
         return exp.Paren(this=exp.Case(ifs=ifs))
 
-    def render(self, expression: exp.Expression, alias: Callable[[str], str | None],
-               area: exp.Expression | None) -> exp.Expression:
+    def render(
+        self,
+        expression: exp.Expression,
+        alias: Callable[[str], str | None],
+        area: exp.Expression | None,
+    ) -> exp.Expression:
         """Qualify columns, bind parameters and expand macros."""
 
         def fn(node: exp.Expression) -> exp.Expression:
@@ -258,10 +280,12 @@ class _Compiler:
                 def in_list(values):
                     if values is None:
                         return exp.Null()
-                    return exp.Paren(this=exp.In(
-                        this=self.render(subject, alias, area),
-                        expressions=[_literal(v) for v in values],
-                    ))
+                    return exp.Paren(
+                        this=exp.In(
+                            this=self.render(subject, alias, area),
+                            expressions=[_literal(v) for v in values],
+                        )
+                    )
 
                 return self._area_case(component, area, in_list)
             if isinstance(node, exp.Anonymous):
@@ -271,8 +295,12 @@ class _Compiler:
 
         return expression.copy().transform(fn)
 
-    def macro(self, name: str, args: list[exp.Expression],
-              alias: Callable[[str], str | None] = lambda _n: None) -> exp.Expression:
+    def macro(
+        self,
+        name: str,
+        args: list[exp.Expression],
+        alias: Callable[[str], str | None] = lambda _n: None,
+    ) -> exp.Expression:
         if self.as_of_column and name in AS_OF_MACROS:
             column = as_of_column_name(name, int(args[0].this) if args else None)
             return exp.column(column, table=alias(column))
@@ -281,21 +309,30 @@ class _Compiler:
         if name == "AS_OF_YEAR":
             return exp.Literal.number(self.as_of.year)
         if name == "AS_OF_YMD":
-            return exp.Literal.number(self.as_of.year * 10000 + self.as_of.month * 100 + self.as_of.day)
+            return exp.Literal.number(
+                self.as_of.year * 10000 + self.as_of.month * 100 + self.as_of.day
+            )
         if name == "AS_OF_MINUS_MONTHS":
             return _date_literal(months_before(self.as_of, int(args[0].this)))
         if name == "YMD":
             d = args[0]
-            return exp.Paren(this=exp.Add(
+            return exp.Paren(
                 this=exp.Add(
-                    this=exp.Mul(this=exp.Year(this=d.copy()), expression=exp.Literal.number(10000)),
-                    expression=exp.Mul(this=exp.Month(this=d.copy()), expression=exp.Literal.number(100)),
-                ),
-                expression=exp.Day(this=d.copy()),
-            ))
+                    this=exp.Add(
+                        this=exp.Mul(
+                            this=exp.Year(this=d.copy()), expression=exp.Literal.number(10000)
+                        ),
+                        expression=exp.Mul(
+                            this=exp.Month(this=d.copy()), expression=exp.Literal.number(100)
+                        ),
+                    ),
+                    expression=exp.Day(this=d.copy()),
+                )
+            )
         if name == "INT_DIV":
-            return exp.Paren(this=exp.IntDiv(this=exp.Paren(this=args[0]),
-                                             expression=exp.Paren(this=args[1])))
+            return exp.Paren(
+                this=exp.IntDiv(this=exp.Paren(this=args[0]), expression=exp.Paren(this=args[1]))
+            )
         if name == "ROUND_DIV":
             return self.round_div(args[0], args[1], int(args[2].this))
         raise CompileError(f"未知宏 {name}", f"unknown macro {name}", step=self.current_node)
@@ -310,35 +347,57 @@ class _Compiler:
         """
         scale = 1_000_000
         big_a = _cast(
-            exp.Round(this=exp.Mul(this=_cast(exp.Paren(this=a), "DECIMAL(38, 6)"),
-                                   expression=exp.Literal.number(scale)),
-                      decimals=exp.Literal.number(0)),
+            exp.Round(
+                this=exp.Mul(
+                    this=_cast(exp.Paren(this=a), "DECIMAL(38, 6)"),
+                    expression=exp.Literal.number(scale),
+                ),
+                decimals=exp.Literal.number(0),
+            ),
             "BIGINT",
         )
         big_b = _cast(exp.Paren(this=b), "BIGINT")
         numerator = exp.Add(
-            this=exp.Mul(this=exp.Mul(this=exp.Literal.number(2), expression=exp.Abs(this=big_a.copy())),
-                         expression=exp.Literal.number(10 ** places)),
+            this=exp.Mul(
+                this=exp.Mul(this=exp.Literal.number(2), expression=exp.Abs(this=big_a.copy())),
+                expression=exp.Literal.number(10**places),
+            ),
             expression=exp.Mul(this=big_b.copy(), expression=exp.Literal.number(scale)),
         )
-        denominator = exp.Mul(this=exp.Mul(this=exp.Literal.number(2), expression=big_b.copy()),
-                              expression=exp.Literal.number(scale))
-        quotient = exp.Paren(this=exp.IntDiv(this=exp.Paren(this=numerator),
-                                             expression=exp.Paren(this=denominator)))
+        denominator = exp.Mul(
+            this=exp.Mul(this=exp.Literal.number(2), expression=big_b.copy()),
+            expression=exp.Literal.number(scale),
+        )
+        quotient = exp.Paren(
+            this=exp.IntDiv(this=exp.Paren(this=numerator), expression=exp.Paren(this=denominator))
+        )
         signed = exp.Case(
-            ifs=[exp.If(this=exp.LT(this=big_a.copy(), expression=exp.Literal.number(0)),
-                        true=exp.Neg(this=quotient.copy()))],
+            ifs=[
+                exp.If(
+                    this=exp.LT(this=big_a.copy(), expression=exp.Literal.number(0)),
+                    true=exp.Neg(this=quotient.copy()),
+                )
+            ],
             default=quotient,
         )
         if places > 0:
             signed = _cast(
-                exp.Mul(this=_cast(signed, "DECIMAL(36, 0)"),
-                        expression=exp.Literal.number("0." + "0" * (places - 1) + "1")),
+                exp.Mul(
+                    this=_cast(signed, "DECIMAL(36, 0)"),
+                    expression=exp.Literal.number("0." + "0" * (places - 1) + "1"),
+                ),
                 f"DECIMAL(38, {places})",
             )
-        return exp.Paren(this=exp.Case(
-            ifs=[exp.If(this=exp.GT(this=big_b.copy(), expression=exp.Literal.number(0)), true=signed)]
-        ))
+        return exp.Paren(
+            this=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.GT(this=big_b.copy(), expression=exp.Literal.number(0)),
+                        true=signed,
+                    )
+                ]
+            )
+        )
 
     # ------------------------------------------------------------------ planning
 
@@ -412,7 +471,9 @@ class _Compiler:
         Passing only these on (instead of `t.*`) keeps every frame narrow; binding wide
         projections level after level is most of the engines' planning time on small inputs.
         """
-        return sorted(c for c in columns if c in self.keys or self.use_pos.get(c, (-1, -1)) > (s, lvl))
+        return sorted(
+            c for c in columns if c in self.keys or self.use_pos.get(c, (-1, -1)) > (s, lvl)
+        )
 
     # ------------------------------------------------------------------ building
 
@@ -447,7 +508,9 @@ class _Compiler:
                 prefix = "h" if grain == HOUSEHOLD else "p"
                 name = f"{prefix}{s}_{lvl}"
                 if lvl == 0:
-                    frame = self._base_frame(name, grain, s, here, last, person_inputs, household_inputs)
+                    frame = self._base_frame(
+                        name, grain, s, here, last, person_inputs, household_inputs
+                    )
                     if s <= 1:
                         base_frames[grain] = frame
                 else:
@@ -461,7 +524,8 @@ class _Compiler:
             frame = last[grain]
             keep = self._carry(frame.columns, s, 10**5)
             select = exp.select(*[exp.column(c, table="t") for c in keep]).from_(
-                _alias(_table(frame.name), "t", table=True), copy=False)
+                _alias(_table(frame.name), "t", table=True), copy=False
+            )
             name = self.add_step(f"{'h' if grain == HOUSEHOLD else 'p'}{s}", select)
             self.materialized.add(name)
             last[grain] = _Frame(name, grain, s, 99, select, set(keep))
@@ -483,16 +547,30 @@ class _Compiler:
             rendered_steps.append(Step(name=name, sql=self._sql(block, name), materialize=True))
         assert not pending, "every frame belongs to a materialised stage"
         rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
-        return Plan(dialect=self.dialect, as_of=self.as_of, binding=self.binding, steps=rendered_steps,
-                    outputs=rendered_outputs, schemas=schemas, inputs=self.cat.inputs,
-                    final_frames={HOUSEHOLD: hh.name, PERSON: pp.name}, empty_inputs=self.empty_inputs)
+        return Plan(
+            dialect=self.dialect,
+            as_of=self.as_of,
+            binding=self.binding,
+            steps=rendered_steps,
+            outputs=rendered_outputs,
+            schemas=schemas,
+            inputs=self.cat.inputs,
+            final_frames={HOUSEHOLD: hh.name, PERSON: pp.name},
+            empty_inputs=self.empty_inputs,
+        )
 
     def _sql(self, expression: exp.Expression, step: str) -> str:
         try:
-            return expression.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE, pretty=True)
+            return expression.sql(
+                dialect=self.dialect, unsupported_level=ErrorLevel.RAISE, pretty=True
+            )
         except SqlglotError as exc:
-            raise CompileError(f"无法生成 {self.dialect} SQL：{exc}", f"cannot generate {self.dialect} SQL: {exc}",
-                               step=step, sql=expression.sql()) from exc
+            raise CompileError(
+                f"无法生成 {self.dialect} SQL：{exc}",
+                f"cannot generate {self.dialect} SQL: {exc}",
+                step=step,
+                sql=expression.sql(),
+            ) from exc
 
     def _area_key_expr(self) -> exp.Expression:
         if self.binding.mode == "column":
@@ -503,34 +581,50 @@ class _Compiler:
             by_len.setdefault(area_length(k), []).append(k)
         ifs = []
         for length in sorted(by_len, reverse=True):
-            sub = exp.Substring(this=exp.column("village_code", table="t"),
-                                start=exp.Literal.number(1), length=exp.Literal.number(length))
-            cond = exp.In(this=sub, expressions=[exp.Literal.string(k) for k in sorted(by_len[length])])
+            sub = exp.Substring(
+                this=exp.column("village_code", table="t"),
+                start=exp.Literal.number(1),
+                length=exp.Literal.number(length),
+            )
+            cond = exp.In(
+                this=sub, expressions=[exp.Literal.string(k) for k in sorted(by_len[length])]
+            )
             ifs.append(exp.If(this=cond, true=sub.copy()))
         default = exp.Literal.string("CN")
         return exp.Case(ifs=ifs, default=default) if ifs else default
 
     def _base_frame(self, name, grain, s, here, last, person_inputs, household_inputs) -> _Frame:
-        t = exp.to_identifier("t")
         if s == 0:
             carried = self._carry(household_inputs, 0, 0)
             select = exp.select(
                 *[exp.column(c, table="t") for c in carried],
                 _alias(self._area_key_expr(), "area_key"),
-                _alias(exp.Substring(this=exp.column("village_code", table="t"),
-                                         start=exp.Literal.number(1), length=exp.Literal.number(6)),
-                           "county_code"),
+                _alias(
+                    exp.Substring(
+                        this=exp.column("village_code", table="t"),
+                        start=exp.Literal.number(1),
+                        length=exp.Literal.number(6),
+                    ),
+                    "county_code",
+                ),
             ).from_(_alias(_table("households"), "t", table=True), copy=False)
             if self.as_of_column:
-                select = select.select(*[exp.column(c, table="t") for c in self.as_of_columns
-                                         if c not in carried], append=True, copy=False)
+                select = select.select(
+                    *[exp.column(c, table="t") for c in self.as_of_columns if c not in carried],
+                    append=True,
+                    copy=False,
+                )
             cols = set(carried) | {"area_key", "county_code"} | set(self.as_of_columns)
             return _Frame(name, grain, s, 0, select, cols)
         if grain == PERSON:
             hh = last[HOUSEHOLD]
             prev = last[PERSON]
             imports = set()
-            for n in [x for x in self.cat.order if self.stage.get(x) == s and self.nodes[x].grain == PERSON]:
+            for n in [
+                x
+                for x in self.cat.order
+                if self.stage.get(x) == s and self.nodes[x].grain == PERSON
+            ]:
                 if self.nodes[n].origin in ("input", "builtin"):
                     continue
                 for d in node_dependencies(self.nodes[n]):
@@ -547,14 +641,22 @@ class _Compiler:
                 join_kind = "left"
             base_cols = set(person_inputs) if s == 1 else set(prev.columns)
             carried = [c for c in self._carry(base_cols, s, 0) if c not in imports]
-            select = exp.select(
-                *[exp.column(c, table="t") for c in carried],
-                *[exp.column(c, table="h") for c in imports],
-            ).from_(source, copy=False).join(
-                _alias(_table(hh.name), "h", table=True),
-                on=exp.EQ(this=exp.column("household_id", table="t"),
-                          expression=exp.column("household_id", table="h")),
-                join_type=join_kind, copy=False)
+            select = (
+                exp.select(
+                    *[exp.column(c, table="t") for c in carried],
+                    *[exp.column(c, table="h") for c in imports],
+                )
+                .from_(source, copy=False)
+                .join(
+                    _alias(_table(hh.name), "h", table=True),
+                    on=exp.EQ(
+                        this=exp.column("household_id", table="t"),
+                        expression=exp.column("household_id", table="h"),
+                    ),
+                    join_type=join_kind,
+                    copy=False,
+                )
+            )
             return _Frame(name, grain, s, 0, select, set(carried) | set(imports))
         # household stage ≥ 2: aggregates over the members
         prev_h = last[HOUSEHOLD]
@@ -566,21 +668,34 @@ class _Compiler:
         for n in aggs:
             node = self.nodes[n]
             self.current_node = n
-            agg_expr, outer_expr = self._aggregate(node, m_alias, exp.column("area_key", table="m"), "a")
+            agg_expr, outer_expr = self._aggregate(
+                node, m_alias, exp.column("area_key", table="m"), "a"
+            )
             agg_select = agg_select.select(_alias(agg_expr, n), append=True, copy=False)
             outer.append(_alias(outer_expr, n))
-        agg_select = agg_select.from_(_alias(_table(persons.name), "m", table=True), copy=False).group_by(
-            exp.column("household_id", table="m"), copy=False)
+        agg_select = agg_select.from_(
+            _alias(_table(persons.name), "m", table=True), copy=False
+        ).group_by(exp.column("household_id", table="m"), copy=False)
         agg_name = self.add_step(f"members_{s}", agg_select)
         carried = self._carry(prev_h.columns, s, 0)
-        select = exp.select(*[exp.column(c, table="t") for c in carried], *outer).from_(
-            _alias(_table(prev_h.name), "t", table=True), copy=False).join(
-            _alias(_table(agg_name), "a", table=True),
-            on=exp.EQ(this=exp.column("household_id", table="t"), expression=exp.column("household_id", table="a")),
-            join_type="left", copy=False)
+        select = (
+            exp.select(*[exp.column(c, table="t") for c in carried], *outer)
+            .from_(_alias(_table(prev_h.name), "t", table=True), copy=False)
+            .join(
+                _alias(_table(agg_name), "a", table=True),
+                on=exp.EQ(
+                    this=exp.column("household_id", table="t"),
+                    expression=exp.column("household_id", table="a"),
+                ),
+                join_type="left",
+                copy=False,
+            )
+        )
         return _Frame(name, grain, s, 0, select, set(carried) | set(aggs))
 
-    def _aggregate(self, node: Node, alias, area, outer_alias: str) -> tuple[exp.Expression, exp.Expression]:
+    def _aggregate(
+        self, node: Node, alias, area, outer_alias: str
+    ) -> tuple[exp.Expression, exp.Expression]:
         """The aggregate over source rows and the expression that reads it after the join."""
         agg = node.agg
         assert agg is not None
@@ -592,10 +707,15 @@ class _Compiler:
             inner = exp.Case(ifs=[exp.If(this=where, true=one)]) if where is not None else one
             return exp.Count(this=inner), exp.Coalesce(this=ref, expressions=[zero])
         if agg.fn == "any":
-            cond = exp.And(this=exp.Paren(this=where), expression=exp.Paren(this=of)) if where is not None else of
+            cond = (
+                exp.And(this=exp.Paren(this=where), expression=exp.Paren(this=of))
+                if where is not None
+                else of
+            )
             inner = exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero)
-            return exp.Max(this=inner), exp.EQ(this=exp.Coalesce(this=ref, expressions=[zero.copy()]),
-                                              expression=one.copy())
+            return exp.Max(this=inner), exp.EQ(
+                this=exp.Coalesce(this=ref, expressions=[zero.copy()]), expression=one.copy()
+            )
         value = exp.Case(ifs=[exp.If(this=where, true=of)]) if where is not None else of
         if agg.fn == "sum":
             return exp.Sum(this=value), exp.Coalesce(this=ref, expressions=[zero])
@@ -603,14 +723,17 @@ class _Compiler:
             return exp.Min(this=value), ref
         if agg.fn == "max":
             return exp.Max(this=value), ref
-        raise CompileError(f"不支持的聚合 {agg.fn}", f"unsupported aggregate {agg.fn}", step=node.name)
+        raise CompileError(
+            f"不支持的聚合 {agg.fn}", f"unsupported aggregate {agg.fn}", step=node.name
+        )
 
     def _level_frame(self, name, grain, s, lvl, here, prev: _Frame, base_frames) -> _Frame:
         t_alias = lambda _n: "t"  # noqa: E731
         area = exp.column("area_key", table="t")
         carried = self._carry(prev.columns, s, lvl)
         select = exp.select(*[exp.column(c, table="t") for c in carried]).from_(
-            _alias(_table(prev.name), "t", table=True), copy=False)
+            _alias(_table(prev.name), "t", table=True), copy=False
+        )
         new_cols = []
         # expression nodes
         for n in here:
@@ -658,8 +781,10 @@ class _Compiler:
                 if node.agg.fn in ("count", "sum"):
                     expr_ = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
                 elif node.agg.fn == "any":
-                    expr_ = exp.EQ(this=exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)]),
-                                   expression=exp.Literal.number(1))
+                    expr_ = exp.EQ(
+                        this=exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)]),
+                        expression=exp.Literal.number(1),
+                    )
                 else:
                     expr_ = ref
                 select = select.select(_alias(expr_, n), append=True, copy=False)
@@ -669,7 +794,9 @@ class _Compiler:
     def _empty_value(self, node: Node) -> exp.Expression:
         fn = node.agg.fn
         if fn in ("count", "sum"):
-            return _cast(exp.Literal.number(0), SQL_TYPES["money" if node.type == "money" else "int"])
+            return _cast(
+                exp.Literal.number(0), SQL_TYPES["money" if node.type == "money" else "int"]
+            )
         if fn == "any":
             return exp.false()
         return _cast(exp.Null(), SQL_TYPES[node.type])
@@ -694,27 +821,44 @@ class _Compiler:
         area = None
         if self.as_of_column and any(
             part is not None and part.macros & set(AS_OF_MACROS)
-            for n in members for part in (self.nodes[n].agg.of, self.nodes[n].agg.where)
+            for n in members
+            for part in (self.nodes[n].agg.of, self.nodes[n].agg.where)
         ):
             if "household_id" not in columns:
-                raise CompileError(f"{table} 没有 household_id，不能按户取评估日期",
-                                   f"{table} has no household_id to take the as-of date from", step=members[0])
-            joins.append((_alias(_table("households"), "hx", table=True),
-                          exp.EQ(this=exp.column("household_id", table="f"),
-                                 expression=exp.column("household_id", table="hx")), "inner"))
+                raise CompileError(
+                    f"{table} 没有 household_id，不能按户取评估日期",
+                    f"{table} has no household_id to take the as-of date from",
+                    step=members[0],
+                )
+            joins.append(
+                (
+                    _alias(_table("households"), "hx", table=True),
+                    exp.EQ(
+                        this=exp.column("household_id", table="f"),
+                        expression=exp.column("household_id", table="hx"),
+                    ),
+                    "inner",
+                )
+            )
         if key == "default":
             key_col = "id_number" if grain == PERSON else "household_id"
             if isolate and key_col != "household_id":
-                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+                pairs.append(
+                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                )
             pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
             if needs_area:
                 base = prev
                 map_keys = [c for c in ("household_id", key_col) if isolate or c == key_col]
                 map_keys = list(dict.fromkeys(map_keys))
-                area_map = exp.select(
-                    *[exp.column(c) for c in map_keys],
-                    _alias(exp.Min(this=exp.column("area_key")), "area_key"),
-                ).from_(_table(base.name), copy=False).group_by(*[exp.column(c) for c in map_keys], copy=False)
+                area_map = (
+                    exp.select(
+                        *[exp.column(c) for c in map_keys],
+                        _alias(exp.Min(this=exp.column("area_key")), "area_key"),
+                    )
+                    .from_(_table(base.name), copy=False)
+                    .group_by(*[exp.column(c) for c in map_keys], copy=False)
+                )
                 cond = None
                 for c in map_keys:
                     eq = exp.EQ(this=exp.column(c, table="f"), expression=exp.column(c, table="ak"))
@@ -723,44 +867,88 @@ class _Compiler:
                 area = exp.column("area_key", table="ak")
         elif key == "county":
             if isolate:
-                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+                pairs.append(
+                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                )
             else:
-                joins.append((_alias(_table("households"), "hh", table=True),
-                              exp.EQ(this=exp.column("household_id", table="f"),
-                                     expression=exp.column("household_id", table="hh")), "inner"))
-                pairs.append((exp.Substring(this=exp.column("village_code", table="hh"),
-                                            start=exp.Literal.number(1), length=exp.Literal.number(6)),
-                              exp.column("county_code", table="t")))
+                joins.append(
+                    (
+                        _alias(_table("households"), "hh", table=True),
+                        exp.EQ(
+                            this=exp.column("household_id", table="f"),
+                            expression=exp.column("household_id", table="hh"),
+                        ),
+                        "inner",
+                    )
+                )
+                pairs.append(
+                    (
+                        exp.Substring(
+                            this=exp.column("village_code", table="hh"),
+                            start=exp.Literal.number(1),
+                            length=exp.Literal.number(6),
+                        ),
+                        exp.column("county_code", table="t"),
+                    )
+                )
         else:
             if isolate:
-                pairs.append((exp.column("household_id", table="f"), exp.column("household_id", table="t")))
+                pairs.append(
+                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                )
             if key == "match":
-                pairs.append((exp.column(first.key_column, table="f"),
-                              self.render(first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t"))))
+                pairs.append(
+                    (
+                        exp.column(first.key_column, table="f"),
+                        self.render(
+                            first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t")
+                        ),
+                    )
+                )
         key_names = [f"k{i}" for i in range(len(pairs))]
         if first.fn == "latest":
-            inner = exp.select(*[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)])
+            inner = exp.select(
+                *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)]
+            )
             for n in members:
                 node = self.nodes[n]
                 self.current_node = n
-                inner = inner.select(_alias(self.render(node.agg.of.expr, f_alias, area), n), append=True, copy=False)
-            order = [exp.Ordered(this=exp.column(c, table="f"), desc=True, nulls_first=False)
-                     for c in first.order_by]
+                inner = inner.select(
+                    _alias(self.render(node.agg.of.expr, f_alias, area), n), append=True, copy=False
+                )
+            order = [
+                exp.Ordered(this=exp.column(c, table="f"), desc=True, nulls_first=False)
+                for c in first.order_by
+            ]
             window = exp.Window(
                 this=exp.RowNumber(),
                 partition_by=[fe.copy() for fe, _ in pairs] or None,
                 order=exp.Order(expressions=order),
             )
-            inner = inner.select(_alias(window, "rn"), append=True, copy=False).from_(from_, copy=False)
+            inner = inner.select(_alias(window, "rn"), append=True, copy=False).from_(
+                from_, copy=False
+            )
             for target, on, kind in joins:
                 inner = inner.join(target, on=on, join_type=kind, copy=False)
             if first.where is not None:
                 inner = inner.where(self.render(first.where.expr, f_alias, area), copy=False)
-            cols = [exp.column(kn, table="x") for kn in key_names] + [exp.column(n, table="x") for n in members]
-            cte = exp.select(*cols).from_(_alias(exp.Subquery(this=inner), "x", table=True), copy=False).where(
-                exp.EQ(this=exp.column("rn", table="x"), expression=exp.Literal.number(first.rank)), copy=False)
+            cols = [exp.column(kn, table="x") for kn in key_names] + [
+                exp.column(n, table="x") for n in members
+            ]
+            cte = (
+                exp.select(*cols)
+                .from_(_alias(exp.Subquery(this=inner), "x", table=True), copy=False)
+                .where(
+                    exp.EQ(
+                        this=exp.column("rn", table="x"), expression=exp.Literal.number(first.rank)
+                    ),
+                    copy=False,
+                )
+            )
         else:
-            cte = exp.select(*[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)])
+            cte = exp.select(
+                *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)]
+            )
             for n in members:
                 node = self.nodes[n]
                 self.current_node = n
@@ -785,7 +973,9 @@ class _Compiler:
             if not rule.active or rule.grain != grain or rule.kind == "quality":
                 continue
             names.append(rule.node)
-            for ph in sorted(rule.placeholders() | {r.partition("=")[0] for r in rule.explain_requires}):
+            for ph in sorted(
+                rule.placeholders() | {r.partition("=")[0] for r in rule.explain_requires}
+            ):
                 if ph in self.nodes:
                     names.append(ph)
         seen, out = set(), []
@@ -804,7 +994,10 @@ class _Compiler:
                 return "t"
             return "h"
 
-        for rel, frame, alias in (("households", hh, lambda _n: "t"), ("persons", pp, person_alias)):
+        for rel, frame, alias in (
+            ("households", hh, lambda _n: "t"),
+            ("persons", pp, person_alias),
+        ):
             grain = HOUSEHOLD if rel == "households" else PERSON
             spec = dict(self.cat.outputs[rel])
             for n in self._value_columns(grain):
@@ -815,14 +1008,24 @@ class _Compiler:
                 ref = exp.column(node_name, table=alias(node_name))
                 cols.append(_alias(_cast(ref, SQL_TYPES[typ]), out))
                 schema.append((out, typ))
-            select = exp.select(*cols).from_(_alias(_table(frame.name), "t", table=True), copy=False)
+            select = exp.select(*cols).from_(
+                _alias(_table(frame.name), "t", table=True), copy=False
+            )
             if rel == "persons":
                 select = select.join(
                     _alias(_table(hh.name), "h", table=True),
-                    on=exp.EQ(this=exp.column("household_id", table="t"),
-                              expression=exp.column("household_id", table="h")),
-                    join_type="left", copy=False)
-                select = select.order_by(exp.column("household_id", table="t"), exp.column("id_number", table="t"), copy=False)
+                    on=exp.EQ(
+                        this=exp.column("household_id", table="t"),
+                        expression=exp.column("household_id", table="h"),
+                    ),
+                    join_type="left",
+                    copy=False,
+                )
+                select = select.order_by(
+                    exp.column("household_id", table="t"),
+                    exp.column("id_number", table="t"),
+                    copy=False,
+                )
             else:
                 select = select.order_by(exp.column("household_id", table="t"), copy=False)
             outputs[rel] = select
@@ -862,23 +1065,46 @@ class _Compiler:
             if person:
                 select = select.join(
                     _alias(_table(hh.name), "h", table=True),
-                    on=exp.EQ(this=exp.column("household_id", table="t"),
-                              expression=exp.column("household_id", table="h")),
-                    join_type="left", copy=False)
+                    on=exp.EQ(
+                        this=exp.column("household_id", table="t"),
+                        expression=exp.column("household_id", table="h"),
+                    ),
+                    join_type="left",
+                    copy=False,
+                )
             select = select.where(exp.column(rule.node, table=alias(rule.node)), copy=False)
             parts.append(select)
-        schema = [("check", "text"), ("household_id", "text"), ("id_number", "text"), ("message", "text"),
-                  ("severity", "text"), ("owner", "text"), ("rule", "text")]
+        schema = [
+            ("check", "text"),
+            ("household_id", "text"),
+            ("id_number", "text"),
+            ("message", "text"),
+            ("severity", "text"),
+            ("owner", "text"),
+            ("rule", "text"),
+        ]
         if not parts:
-            empty = exp.select(*[_alias(_cast(exp.Null(), "VARCHAR"), c if c != "check" else check_id)
-                                 for c, _ in schema]).where(exp.false(), copy=False)
+            empty = exp.select(
+                *[
+                    _alias(_cast(exp.Null(), "VARCHAR"), c if c != "check" else check_id)
+                    for c, _ in schema
+                ]
+            ).where(exp.false(), copy=False)
             return empty, schema
         union = parts[0]
         for p in parts[1:]:
             union = exp.union(union, p, distinct=False)
-        q = exp.select(exp.Star()).from_(_alias(exp.Subquery(this=union), "q", table=True), copy=False).order_by(
-            exp.column(check_id.copy(), table="q"), exp.column("household_id", table="q"),
-            exp.column("id_number", table="q"), exp.column("rule", table="q"), copy=False)
+        q = (
+            exp.select(exp.Star())
+            .from_(_alias(exp.Subquery(this=union), "q", table=True), copy=False)
+            .order_by(
+                exp.column(check_id.copy(), table="q"),
+                exp.column("household_id", table="q"),
+                exp.column("id_number", table="q"),
+                exp.column("rule", table="q"),
+                copy=False,
+            )
+        )
         return q, schema
 
 
@@ -886,9 +1112,16 @@ _PLAN_CACHE: dict[tuple, Plan] = {}
 _PLAN_CACHE_SIZE = 64
 
 
-def compile_plan(catalogue: Catalogue, binding: ParameterBinding, *, dialect: str = "duckdb",
-                 isolate: bool = False, empty_inputs: frozenset[str] | set[str] = frozenset(),
-                 as_of_column: bool = False, cache: bool = True) -> Plan:
+def compile_plan(
+    catalogue: Catalogue,
+    binding: ParameterBinding,
+    *,
+    dialect: str = "duckdb",
+    isolate: bool = False,
+    empty_inputs: frozenset[str] | set[str] = frozenset(),
+    as_of_column: bool = False,
+    cache: bool = True,
+) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
 
     `isolate=True` keys every department-record aggregate by household too: used when many
@@ -898,17 +1131,33 @@ def compile_plan(catalogue: Catalogue, binding: ParameterBinding, *, dialect: st
     `as_of_column=True` reads the as-of date (and D − n months) from household columns
     (`as_of_values`) instead of literals, so scenarios of different dates share one run.
     """
-    empty_inputs = frozenset(n for n in empty_inputs if n in catalogue.inputs and catalogue.inputs[n].optional)
+    empty_inputs = frozenset(
+        n for n in empty_inputs if n in catalogue.inputs and catalogue.inputs[n].optional
+    )
     if dialect not in ("duckdb", "spark"):
         raise CompileError(f"不支持的方言 {dialect}", f"unsupported dialect {dialect}")
     if as_of_column and binding.mode != "column":
-        raise CompileError("按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters")
-    key = (id(catalogue), dialect, isolate, empty_inputs, as_of_column,
-           binding.fingerprint() if not as_of_column else binding.fingerprint()[1:])
+        raise CompileError(
+            "按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters"
+        )
+    key = (
+        id(catalogue),
+        dialect,
+        isolate,
+        empty_inputs,
+        as_of_column,
+        binding.fingerprint() if not as_of_column else binding.fingerprint()[1:],
+    )
     if cache and key in _PLAN_CACHE:
         return _PLAN_CACHE[key]
-    plan = _Compiler(catalogue, binding, dialect, isolate=isolate, empty_inputs=empty_inputs,
-                     as_of_column=as_of_column).compile()
+    plan = _Compiler(
+        catalogue,
+        binding,
+        dialect,
+        isolate=isolate,
+        empty_inputs=empty_inputs,
+        as_of_column=as_of_column,
+    ).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
             _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))

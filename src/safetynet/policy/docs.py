@@ -17,21 +17,64 @@ DOCS_DIR = Path(__file__).resolve().parents[3] / "docs"
 
 LABELS = {
     "zh": {
-        "params": "参数", "inputs": "输入表", "features": "特征", "rules": "规则", "name": "名称",
-        "desc": "说明", "unit": "单位", "tag": "标记", "values": "取值（区划 · 生效日期 → 值）", "source": "来源",
-        "grain": "粒度", "type": "类型", "def": "定义", "kind": "种类", "level": "等级", "when": "条件",
-        "reads": "读取参数", "risk": "风险类型", "cite": "依据", "explain": "说明模板", "table": "表",
-        "columns": "列", "planned": "待接入输入", "workflow": "由业务流程执行", "outputs": "输出列",
-        "household": "户", "person": "人", "status": "状态",
+        "params": "参数",
+        "inputs": "输入表",
+        "features": "特征",
+        "rules": "规则",
+        "name": "名称",
+        "desc": "说明",
+        "unit": "单位",
+        "tag": "标记",
+        "values": "取值（区划 · 生效日期 → 值）",
+        "source": "来源",
+        "grain": "粒度",
+        "type": "类型",
+        "def": "定义",
+        "kind": "种类",
+        "level": "等级",
+        "when": "条件",
+        "reads": "读取参数",
+        "risk": "风险类型",
+        "cite": "依据",
+        "explain": "说明模板",
+        "table": "表",
+        "columns": "列",
+        "planned": "待接入输入",
+        "workflow": "由业务流程执行",
+        "outputs": "输出列",
+        "household": "户",
+        "person": "人",
+        "status": "状态",
     },
     "en": {
-        "params": "Parameters", "inputs": "Input tables", "features": "Features", "rules": "Rules",
-        "name": "name", "desc": "description", "unit": "unit", "tag": "tag",
-        "values": "values (area · from → value)", "source": "source", "grain": "grain", "type": "type",
-        "def": "definition", "kind": "kind", "level": "level", "when": "condition",
-        "reads": "parameters read", "risk": "risk types", "cite": "citation", "explain": "explanation",
-        "table": "table", "columns": "columns", "planned": "needs inputs", "workflow": "enforced by",
-        "outputs": "Output columns", "household": "household", "person": "person", "status": "status",
+        "params": "Parameters",
+        "inputs": "Input tables",
+        "features": "Features",
+        "rules": "Rules",
+        "name": "name",
+        "desc": "description",
+        "unit": "unit",
+        "tag": "tag",
+        "values": "values (area · from → value)",
+        "source": "source",
+        "grain": "grain",
+        "type": "type",
+        "def": "definition",
+        "kind": "kind",
+        "level": "level",
+        "when": "condition",
+        "reads": "parameters read",
+        "risk": "risk types",
+        "cite": "citation",
+        "explain": "explanation",
+        "table": "table",
+        "columns": "columns",
+        "planned": "needs inputs",
+        "workflow": "enforced by",
+        "outputs": "Output columns",
+        "household": "household",
+        "person": "person",
+        "status": "status",
     },
 }
 
@@ -51,16 +94,22 @@ def render_reference(lang: str = "zh", catalogue: Catalogue | None = None) -> st
     # parameters
     out.append(f"### {L['params']}\n")
     out.append(" ".join(f"[{k}] {v[0] if lang == 'zh' else v[1]}." for k, v in TAGS.items()) + "\n")
-    out.append(f"| {L['name']} | {L['desc']} | {L['unit']} | {L['tag']} | {L['values']} | {L['source']} |")
+    out.append(
+        f"| {L['name']} | {L['desc']} | {L['unit']} | {L['tag']} | {L['values']} | {L['source']} |"
+    )
     out.append("| --- | --- | --- | --- | --- | --- |")
     for name, p in cat.params.defs.items():
         values = "<br>".join(
             f"{e.area} · {e.start.isoformat()} → {format_value(e.value)}"
             + (f" [{e.tag}]" if e.tag != p.tag else "")
-            for e in sorted(p.entries, key=lambda e: (len(e.area) if e.area != "CN" else 0, e.area, e.start))
+            for e in sorted(
+                p.entries, key=lambda e: (len(e.area) if e.area != "CN" else 0, e.area, e.start)
+            )
         )
         desc = p.description_zh if lang == "zh" else p.description_en
-        out.append(f"| `{name}` | {_cell(desc)} | {_cell(p.unit)} | [{p.tag}] | {values} | {_cell(p.source)} |")
+        out.append(
+            f"| `{name}` | {_cell(desc)} | {_cell(p.unit)} | [{p.tag}] | {values} | {_cell(p.source)} |"
+        )
     # inputs
     out.append(f"\n### {L['inputs']}\n")
     out.append(f"| {L['table']} | {L['desc']} | {L['columns']} |")
@@ -87,12 +136,22 @@ def render_reference(lang: str = "zh", catalogue: Catalogue | None = None) -> st
                 if a.where is not None:
                     parts.append(f"where {a.where.text}")
                 if a.key not in ("default",):
-                    parts.append(f"key {a.key}" + (f" {a.key_column} = {a.key_match.text}" if a.key_match else ""))
+                    parts.append(
+                        f"key {a.key}"
+                        + (f" {a.key_column} = {a.key_match.text}" if a.key_match else "")
+                    )
                 if a.fn == "latest":
-                    parts.append(f"order by {', '.join(a.order_by)} desc" + (f", rank {a.rank}" if a.rank != 1 else ""))
+                    parts.append(
+                        f"order by {', '.join(a.order_by)} desc"
+                        + (f", rank {a.rank}" if a.rank != 1 else "")
+                    )
                 definition = _code(" ".join(parts))
             elif n.origin == "summary":
-                definition = "(generated from the monitoring rules)" if lang == "en" else "（由监测规则生成）"
+                definition = (
+                    "(generated from the monitoring rules)"
+                    if lang == "en"
+                    else "（由监测规则生成）"
+                )
             else:
                 definition = "(built in)" if lang == "en" else "（内置）"
             out.append(f"| `{name}` | {n.type} | {_cell(desc)} | {definition} |")
@@ -100,8 +159,10 @@ def render_reference(lang: str = "zh", catalogue: Catalogue | None = None) -> st
     out.append(f"\n### {L['rules']}\n")
     for topic in dict.fromkeys(r.topic for r in cat.rules.values()):
         out.append(f"\n#### {topic}\n")
-        out.append(f"| ID | {L['kind']} | {L['grain']} | {L['level']} | {L['when']} | {L['reads']} | "
-                   f"{L['risk']} | {L['cite']} | {L['explain']} |")
+        out.append(
+            f"| ID | {L['kind']} | {L['grain']} | {L['level']} | {L['when']} | {L['reads']} | "
+            f"{L['risk']} | {L['cite']} | {L['explain']} |"
+        )
         out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in (r for r in cat.rules.values() if r.topic == topic):
             if r.kind == "procedure":
@@ -109,11 +170,15 @@ def render_reference(lang: str = "zh", catalogue: Catalogue | None = None) -> st
             elif r.status == "planned":
                 cond = f"{L['planned']}: {', '.join(r.needs_inputs)}"
             elif r.kind == "amount":
-                cond = _code(r.value.text) + (f" ÷ {_code(r.denominator.text)}" if r.denominator else "")
+                cond = _code(r.value.text) + (
+                    f" ÷ {_code(r.denominator.text)}" if r.denominator else ""
+                )
                 if r.when is not None:
                     cond += f" when {_code(r.when.text)}"
             elif r.kind in ("classification", "category"):
-                cond = "; ".join(f"{_code(c.text)} → {v}" for c, v in r.cases) + f"; else {r.default}"
+                cond = (
+                    "; ".join(f"{_code(c.text)} → {v}" for c, v in r.cases) + f"; else {r.default}"
+                )
             else:
                 cond = _code(r.when.text)
             risks = ", ".join(t + (f" ({_cell(c.text)})" if c else "") for t, c in r.risk_types)
@@ -124,8 +189,10 @@ def render_reference(lang: str = "zh", catalogue: Catalogue | None = None) -> st
                 explain = _cell(r.explain.zh if lang == "zh" else r.explain.en)
             elif r.messages:
                 explain = _cell("; ".join(m.zh if lang == "zh" else m.en for _, m in r.messages))
-            out.append(f"| {r.id} | {r.kind} | {r.grain} | {r.level or ''} | {cond} | "
-                       f"{', '.join(r.parameters)} | {risks} | {_cell(r.citation)} | {explain} |")
+            out.append(
+                f"| {r.id} | {r.kind} | {r.grain} | {r.level or ''} | {cond} | "
+                f"{', '.join(r.parameters)} | {risks} | {_cell(r.citation)} | {explain} |"
+            )
     # outputs
     out.append(f"\n### {L['outputs']}\n")
     for rel, cols in cat.outputs.items():

@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ParameterOverride(models.Model):
-    area_code = models.CharField(_("area code"), max_length=12, db_index=True,
-                                 help_text="CN or a 2/4/6/9/12-digit area code")
+    area_code = models.CharField(
+        _("area code"), max_length=12, db_index=True, help_text="CN or a 2/4/6/9/12-digit area code"
+    )
     parameter = models.CharField(_("parameter"), max_length=80, db_index=True)
     value = models.JSONField(_("value"))
     effective_from = models.DateField(_("effective from"))

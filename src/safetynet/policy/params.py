@@ -205,9 +205,11 @@ def normalize_value(pdef: ParameterDef, raw: Any) -> Any:
         missing = [k for k in keys if k not in raw]
         if unknown or missing:
             raise BadValue(
-                f"键应为 {', '.join(keys)}" + (f"；未知 {unknown}" if unknown else "")
+                f"键应为 {', '.join(keys)}"
+                + (f"；未知 {unknown}" if unknown else "")
                 + (f"；缺少 {missing}" if missing else ""),
-                f"keys must be {', '.join(keys)}" + (f"; unknown {unknown}" if unknown else "")
+                f"keys must be {', '.join(keys)}"
+                + (f"; unknown {unknown}" if unknown else "")
                 + (f"; missing {missing}" if missing else ""),
             )
         conv = _decimal if kind == "decimal_map" else _integer
@@ -217,7 +219,9 @@ def normalize_value(pdef: ParameterDef, raw: Any) -> Any:
         return value
     if kind == "string_list":
         if not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
-            raise BadValue(f"应为文本列表，得到 {raw!r}", f"expected a list of strings, got {raw!r}")
+            raise BadValue(
+                f"应为文本列表，得到 {raw!r}", f"expected a list of strings, got {raw!r}"
+            )
         if pdef.choices:
             bad = [v for v in raw if v not in pdef.choices]
             if bad:
@@ -254,7 +258,11 @@ def _load_file(path: Path) -> list[ParameterDef]:
     doc = load_located(path)
     data = doc.data
     if not isinstance(data, dict):
-        raise doc.error((), "文件应为映射（topic、parameters）", "the file must be a mapping (topic, parameters)")
+        raise doc.error(
+            (),
+            "文件应为映射（topic、parameters）",
+            "the file must be a mapping (topic, parameters)",
+        )
     unknown = sorted(set(data) - {"topic", "parameters", "note"})
     if unknown:
         raise doc.error((unknown[0],), f"未知的键 {unknown[0]!r}", f"unknown key {unknown[0]!r}")
@@ -262,11 +270,16 @@ def _load_file(path: Path) -> list[ParameterDef]:
     if not isinstance(topic, str) or not NAME_RE.match(topic):
         raise doc.error(("topic",), "topic 应为小写名称", "topic must be a lower-case name")
     if topic != path.stem:
-        raise doc.error(("topic",), f"topic {topic!r} 与文件名 {path.stem!r} 不符",
-                        f"topic {topic!r} does not match the file name {path.stem!r}")
+        raise doc.error(
+            ("topic",),
+            f"topic {topic!r} 与文件名 {path.stem!r} 不符",
+            f"topic {topic!r} does not match the file name {path.stem!r}",
+        )
     params = data.get("parameters")
     if not isinstance(params, dict) or not params:
-        raise doc.error(("parameters",), "parameters 应为非空映射", "parameters must be a non-empty mapping")
+        raise doc.error(
+            ("parameters",), "parameters 应为非空映射", "parameters must be a non-empty mapping"
+        )
     result = []
     for key, spec in params.items():
         base = ("parameters", key)
@@ -277,36 +290,60 @@ def _load_file(path: Path) -> list[ParameterDef]:
             raise doc.error(base, f"参数 {name} 应为映射", f"parameter {name} must be a mapping")
         unknown = sorted(set(spec) - PARAM_KEYS)
         if unknown:
-            raise doc.error(base + (unknown[0],), f"参数 {name} 有未知的键 {unknown[0]!r}",
-                            f"parameter {name} has an unknown key {unknown[0]!r}")
+            raise doc.error(
+                base + (unknown[0],),
+                f"参数 {name} 有未知的键 {unknown[0]!r}",
+                f"parameter {name} has an unknown key {unknown[0]!r}",
+            )
         for required in ("description", "unit", "type", "tag", "source", "values"):
             if required not in spec:
-                raise doc.error(base, f"参数 {name} 缺少 {required}", f"parameter {name} lacks {required}")
+                raise doc.error(
+                    base, f"参数 {name} 缺少 {required}", f"parameter {name} lacks {required}"
+                )
         desc = spec["description"]
         if not isinstance(desc, dict) or set(desc) != {"zh", "en"}:
-            raise doc.error(base + ("description",), "description 应有 zh 和 en 两项",
-                            "description must have exactly zh and en")
+            raise doc.error(
+                base + ("description",),
+                "description 应有 zh 和 en 两项",
+                "description must have exactly zh and en",
+            )
         kind = spec["type"]
         if kind not in TYPES:
-            raise doc.error(base + ("type",), f"未知类型 {kind!r}（允许：{', '.join(TYPES)}）",
-                            f"unknown type {kind!r} (allowed: {', '.join(TYPES)})")
+            raise doc.error(
+                base + ("type",),
+                f"未知类型 {kind!r}（允许：{', '.join(TYPES)}）",
+                f"unknown type {kind!r} (allowed: {', '.join(TYPES)})",
+            )
         tag = spec["tag"]
         if tag not in TAGS:
-            raise doc.error(base + ("tag",), f"未知标记 {tag!r}（允许：V、L、D）",
-                            f"unknown tag {tag!r} (allowed: V, L, D)")
+            raise doc.error(
+                base + ("tag",),
+                f"未知标记 {tag!r}（允许：V、L、D）",
+                f"unknown tag {tag!r} (allowed: V, L, D)",
+            )
         keys = spec.get("keys", [])
         if kind in ("decimal_map", "integer_map"):
-            if not isinstance(keys, list) or not keys or not all(
-                isinstance(k, str) and NAME_RE.match(k) for k in keys
+            if (
+                not isinstance(keys, list)
+                or not keys
+                or not all(isinstance(k, str) and NAME_RE.match(k) for k in keys)
             ):
-                raise doc.error(base + ("keys",), f"{kind} 类型需要 keys 名称列表",
-                                f"type {kind} needs a list of key names in keys")
+                raise doc.error(
+                    base + ("keys",),
+                    f"{kind} 类型需要 keys 名称列表",
+                    f"type {kind} needs a list of key names in keys",
+                )
         elif "keys" in spec:
-            raise doc.error(base + ("keys",), f"{kind} 类型不使用 keys", f"type {kind} takes no keys")
+            raise doc.error(
+                base + ("keys",), f"{kind} 类型不使用 keys", f"type {kind} takes no keys"
+            )
         choices = spec.get("choices", [])
         if "choices" in spec and (kind != "string_list" or not isinstance(choices, list)):
-            raise doc.error(base + ("choices",), "choices 仅用于 string_list，应为列表",
-                            "choices is a list, for string_list only")
+            raise doc.error(
+                base + ("choices",),
+                "choices 仅用于 string_list，应为列表",
+                "choices is a list, for string_list only",
+            )
         pdef = ParameterDef(
             name=name,
             description_zh=_text(doc, base + ("description", "zh"), desc["zh"], "description.zh"),
@@ -322,51 +359,81 @@ def _load_file(path: Path) -> list[ParameterDef]:
         )
         values = spec["values"]
         if not isinstance(values, dict) or not values:
-            raise doc.error(base + ("values",), f"参数 {name} 的 values 应为非空映射（区划代码 → 日期 → 值）",
-                            f"values of {name} must be a non-empty mapping (area code → date → entry)")
+            raise doc.error(
+                base + ("values",),
+                f"参数 {name} 的 values 应为非空映射（区划代码 → 日期 → 值）",
+                f"values of {name} must be a non-empty mapping (area code → date → entry)",
+            )
         for area_raw, dated in values.items():
             area = str(area_raw)
             vpath = base + ("values", area_raw)
             if not AREA_RE.match(area):
-                raise doc.error(vpath, f"区划代码 {area_raw!r} 无效（CN 或 2/4/6/9/12 位数字）",
-                                f"invalid area code {area_raw!r} (CN or 2/4/6/9/12 digits)")
+                raise doc.error(
+                    vpath,
+                    f"区划代码 {area_raw!r} 无效（CN 或 2/4/6/9/12 位数字）",
+                    f"invalid area code {area_raw!r} (CN or 2/4/6/9/12 digits)",
+                )
             if not isinstance(dated, dict) or not dated:
-                raise doc.error(vpath, f"{name} 在 {area} 下应为 日期 → 值 的映射",
-                                f"{name} under {area} must map effective dates to entries")
+                raise doc.error(
+                    vpath,
+                    f"{name} 在 {area} 下应为 日期 → 值 的映射",
+                    f"{name} under {area} must map effective dates to entries",
+                )
             for date_raw, entry in dated.items():
                 epath = vpath + (date_raw,)
                 start = _parse_date(date_raw)
                 if start is None:
-                    raise doc.error(epath, f"生效日期 {date_raw!r} 无效（YYYY-MM-DD）",
-                                    f"invalid effective date {date_raw!r} (YYYY-MM-DD)")
+                    raise doc.error(
+                        epath,
+                        f"生效日期 {date_raw!r} 无效（YYYY-MM-DD）",
+                        f"invalid effective date {date_raw!r} (YYYY-MM-DD)",
+                    )
                 if not isinstance(entry, dict):
-                    raise doc.error(epath, f"{name} {area} {start}：应为含 value 和 published 的映射",
-                                    f"{name} {area} {start}: expected a mapping with value and published")
+                    raise doc.error(
+                        epath,
+                        f"{name} {area} {start}：应为含 value 和 published 的映射",
+                        f"{name} {area} {start}: expected a mapping with value and published",
+                    )
                 unknown = sorted(set(entry) - ENTRY_KEYS)
                 if unknown:
-                    raise doc.error(epath + (unknown[0],), f"未知的键 {unknown[0]!r}",
-                                    f"unknown key {unknown[0]!r}")
+                    raise doc.error(
+                        epath + (unknown[0],),
+                        f"未知的键 {unknown[0]!r}",
+                        f"unknown key {unknown[0]!r}",
+                    )
                 if "value" not in entry:
-                    raise doc.error(epath, f"{name} {area} {start}：缺少 value",
-                                    f"{name} {area} {start}: value is missing")
+                    raise doc.error(
+                        epath,
+                        f"{name} {area} {start}：缺少 value",
+                        f"{name} {area} {start}: value is missing",
+                    )
                 published = _parse_date(entry.get("published"))
                 if published is None:
-                    raise doc.error(epath + ("published",),
-                                    f"{name} {area} {start}：缺少或无效的发布日期 published",
-                                    f"{name} {area} {start}: published date missing or invalid")
+                    raise doc.error(
+                        epath + ("published",),
+                        f"{name} {area} {start}：缺少或无效的发布日期 published",
+                        f"{name} {area} {start}: published date missing or invalid",
+                    )
                 etag = entry.get("tag", tag)
                 if etag not in TAGS:
-                    raise doc.error(epath + ("tag",), f"未知标记 {etag!r}（允许：V、L、D）",
-                                    f"unknown tag {etag!r} (allowed: V, L, D)")
+                    raise doc.error(
+                        epath + ("tag",),
+                        f"未知标记 {etag!r}（允许：V、L、D）",
+                        f"unknown tag {etag!r} (allowed: V, L, D)",
+                    )
                 esource = entry.get("source", pdef.source)
                 if not isinstance(esource, str) or not esource.strip():
-                    raise doc.error(epath + ("source",), "source 应为非空文本",
-                                    "source must be non-empty text")
+                    raise doc.error(
+                        epath + ("source",), "source 应为非空文本", "source must be non-empty text"
+                    )
                 try:
                     value = normalize_value(pdef, entry["value"])
                 except BadValue as exc:
-                    raise doc.error(epath + ("value",), f"{name} {area} {start}：{exc.zh}",
-                                    f"{name} {area} {start}: {exc.en}") from exc
+                    raise doc.error(
+                        epath + ("value",),
+                        f"{name} {area} {start}：{exc.zh}",
+                        f"{name} {area} {start}: {exc.en}",
+                    ) from exc
                 pdef.entries.append(
                     Entry(
                         parameter=name,
@@ -391,13 +458,17 @@ class ParameterCatalogue:
         self.defs: dict[str, ParameterDef] = {}
         for d in defs:
             if d.name in self.defs:
-                raise CatalogueError(f"参数 {d.name} 重复定义", f"parameter {d.name} is defined twice",
-                                     file=d.file, line=d.line)
+                raise CatalogueError(
+                    f"参数 {d.name} 重复定义",
+                    f"parameter {d.name} is defined twice",
+                    file=d.file,
+                    line=d.line,
+                )
             self.defs[d.name] = d
         self.components: dict[str, tuple[ParameterDef, str | None]] = {}
         for d in self.defs.values():
             for comp in d.components():
-                key = comp[len(d.name) + 1:] if comp != d.name else None
+                key = comp[len(d.name) + 1 :] if comp != d.name else None
                 self.components[comp] = (d, key)
 
     @classmethod
@@ -417,9 +488,19 @@ class ParameterCatalogue:
         except KeyError:
             raise CatalogueError(f"未知参数 {name}", f"unknown parameter {name}") from None
 
-    def entry(self, *, parameter: str, area: str, start: dt.date, value: Any,
-              published: dt.date | None = None, origin: str = "override", reason: str = "",
-              override_id: int | None = None, source: str | None = None) -> Entry:
+    def entry(
+        self,
+        *,
+        parameter: str,
+        area: str,
+        start: dt.date,
+        value: Any,
+        published: dt.date | None = None,
+        origin: str = "override",
+        reason: str = "",
+        override_id: int | None = None,
+        source: str | None = None,
+    ) -> Entry:
         """Validate and build one extra entry (override or scenario value)."""
         pdef = self.get(parameter)
         if not AREA_RE.match(area):
@@ -427,8 +508,13 @@ class ParameterCatalogue:
         try:
             norm = normalize_value(pdef, value)
         except BadValue as exc:
-            raise CatalogueError(f"参数 {parameter}：{exc.zh}", f"parameter {parameter}: {exc.en}") from exc
-        label = {"override": ("人工调整", "officer override"), "scenario": ("情景设定", "scenario value")}
+            raise CatalogueError(
+                f"参数 {parameter}：{exc.zh}", f"parameter {parameter}: {exc.en}"
+            ) from exc
+        label = {
+            "override": ("人工调整", "officer override"),
+            "scenario": ("情景设定", "scenario value"),
+        }
         zh, en = label.get(origin, ("", ""))
         return Entry(
             parameter=parameter,
@@ -446,8 +532,15 @@ class ParameterCatalogue:
     def candidates(self, name: str, extra: Iterable[Entry] = ()) -> list[Entry]:
         return list(self.get(name).entries) + [e for e in extra if e.parameter == name]
 
-    def resolve(self, name: str, village_code: str, as_of: dt.date, *,
-                extra: Iterable[Entry] = (), known_on: dt.date | None = None) -> Entry | None:
+    def resolve(
+        self,
+        name: str,
+        village_code: str,
+        as_of: dt.date,
+        *,
+        extra: Iterable[Entry] = (),
+        known_on: dt.date | None = None,
+    ) -> Entry | None:
         """The entry in force for a village (or any area code) as of a date."""
         best = None
         for e in self.candidates(name, extra):
@@ -459,8 +552,14 @@ class ParameterCatalogue:
                 best = e
         return best
 
-    def in_force(self, village_code: str, as_of: dt.date, *, extra: Iterable[Entry] = (),
-                 known_on: dt.date | None = None) -> dict[str, Entry | None]:
+    def in_force(
+        self,
+        village_code: str,
+        as_of: dt.date,
+        *,
+        extra: Iterable[Entry] = (),
+        known_on: dt.date | None = None,
+    ) -> dict[str, Entry | None]:
         extra = list(extra)
         return {
             name: self.resolve(name, village_code, as_of, extra=extra, known_on=known_on)
@@ -524,16 +623,33 @@ class ParameterBinding:
             self.as_of,
             self.mode,
             tuple(
-                (k, tuple((n, e.value if not isinstance(e.value, dict) else tuple(e.value.items()),
-                           e.area, e.start, e.origin) if e else (n, None)
-                          for n, e in sorted(v.items())))
+                (
+                    k,
+                    tuple(
+                        (
+                            n,
+                            e.value if not isinstance(e.value, dict) else tuple(e.value.items()),
+                            e.area,
+                            e.start,
+                            e.origin,
+                        )
+                        if e
+                        else (n, None)
+                        for n, e in sorted(v.items())
+                    ),
+                )
                 for k, v in sorted(self.keys.items())
             ),
         )
 
 
-def bind_areas(catalogue: ParameterCatalogue, as_of: dt.date, *,
-               extra: Iterable[Entry] = (), known_on: dt.date | None = None) -> ParameterBinding:
+def bind_areas(
+    catalogue: ParameterCatalogue,
+    as_of: dt.date,
+    *,
+    extra: Iterable[Entry] = (),
+    known_on: dt.date | None = None,
+) -> ParameterBinding:
     """A binding with one key per area code that carries any value (CN always)."""
     extra = list(extra)
     keys = {}
@@ -542,9 +658,13 @@ def bind_areas(catalogue: ParameterCatalogue, as_of: dt.date, *,
     return ParameterBinding(as_of=as_of, keys=keys, mode="prefix")
 
 
-def bind_explicit(catalogue: ParameterCatalogue, as_of: dt.date,
-                  groups: Mapping[str, tuple[str, list[Entry]]], *,
-                  extra: Iterable[Entry] = ()) -> ParameterBinding:
+def bind_explicit(
+    catalogue: ParameterCatalogue,
+    as_of: dt.date,
+    groups: Mapping[str, tuple[str, list[Entry]]],
+    *,
+    extra: Iterable[Entry] = (),
+) -> ParameterBinding:
     """A binding keyed by caller-chosen keys: key → (village code, scenario entries)."""
     extra = list(extra)
     keys = {}
@@ -553,15 +673,24 @@ def bind_explicit(catalogue: ParameterCatalogue, as_of: dt.date,
     return ParameterBinding(as_of=as_of, keys=keys, mode="column")
 
 
-def scenario_entries(catalogue: ParameterCatalogue, values: Mapping[str, Any], as_of: dt.date,
-                     village_code: str) -> list[Entry]:
+def scenario_entries(
+    catalogue: ParameterCatalogue, values: Mapping[str, Any], as_of: dt.date, village_code: str
+) -> list[Entry]:
     """Scenario `parameters:` (name → value) as entries that win over everything."""
     out = []
     grouped: dict[str, dict[str, Any]] = {}
     for name, raw in values.items():
         if name in catalogue.defs:
-            out.append(catalogue.entry(parameter=name, area=village_code, start=dt.date.min,
-                                       value=raw, origin="scenario", source="scenario"))
+            out.append(
+                catalogue.entry(
+                    parameter=name,
+                    area=village_code,
+                    start=dt.date.min,
+                    value=raw,
+                    origin="scenario",
+                    source="scenario",
+                )
+            )
             continue
         if name in catalogue.components:
             pdef, sub = catalogue.components[name]
@@ -574,6 +703,14 @@ def scenario_entries(catalogue: ParameterCatalogue, values: Mapping[str, Any], a
         if catalogue.defs[pname].type == "integer_range" and current:
             base = dict(current.value)
         base.update(parts)
-        out.append(catalogue.entry(parameter=pname, area=village_code, start=dt.date.min,
-                                   value=base, origin="scenario", source="scenario"))
+        out.append(
+            catalogue.entry(
+                parameter=pname,
+                area=village_code,
+                start=dt.date.min,
+                value=base,
+                origin="scenario",
+                source="scenario",
+            )
+        )
     return [replace(e, area=village_code) for e in out]

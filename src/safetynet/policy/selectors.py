@@ -15,14 +15,24 @@ def override_entries(*, params: ParameterCatalogue | None = None) -> list[Entry]
     for o in ParameterOverride.objects.order_by("id"):
         if o.parameter not in params.defs:
             continue  # a parameter removed from the files: kept in the audit trail only
-        out.append(params.entry(parameter=o.parameter, area=o.area_code, start=o.effective_from,
-                                value=o.value, published=o.published_on, origin="override",
-                                reason=o.reason, override_id=o.pk))
+        out.append(
+            params.entry(
+                parameter=o.parameter,
+                area=o.area_code,
+                start=o.effective_from,
+                value=o.value,
+                published=o.published_on,
+                origin="override",
+                reason=o.reason,
+                override_id=o.pk,
+            )
+        )
     return out
 
 
-def parameters_in_force(*, area_code: str, as_of: dt.date,
-                        params: ParameterCatalogue | None = None) -> dict[str, Entry | None]:
+def parameters_in_force(
+    *, area_code: str, as_of: dt.date, params: ParameterCatalogue | None = None
+) -> dict[str, Entry | None]:
     """Every parameter's entry in force for an area code (or village) on a date."""
     params = params or default_parameters()
     return params.in_force(area_code, as_of, extra=override_entries(params=params))

@@ -15,15 +15,24 @@ from .params import AREA_RE, default_parameters, json_ready
 from .yamlsrc import CatalogueError
 
 
-def parameter_override_create(*, actor, area_code: str, parameter: str, value: Any,
-                              effective_from: dt.date, published_on: dt.date | None = None,
-                              reason: str) -> ParameterOverride:
+def parameter_override_create(
+    *,
+    actor,
+    area_code: str,
+    parameter: str,
+    value: Any,
+    effective_from: dt.date,
+    published_on: dt.date | None = None,
+    reason: str,
+) -> ParameterOverride:
     """Record a new dated, area-scoped value for a parameter. Validated like the files."""
     area_code = (area_code or "").strip()
     reason = (reason or "").strip()
     if not AREA_RE.match(area_code):
-        raise ValidationFailed(f"区划代码 {area_code!r} 无效（CN 或 2/4/6/9/12 位数字）",
-                               f"invalid area code {area_code!r} (CN or 2/4/6/9/12 digits)")
+        raise ValidationFailed(
+            f"区划代码 {area_code!r} 无效（CN 或 2/4/6/9/12 位数字）",
+            f"invalid area code {area_code!r} (CN or 2/4/6/9/12 digits)",
+        )
     if area_code != "CN":
         from safetynet.areas.models import Area
 
@@ -36,17 +45,34 @@ def parameter_override_create(*, actor, area_code: str, parameter: str, value: A
         raise ValidationFailed(f"未知参数 {parameter}", f"unknown parameter {parameter}")
     published_on = published_on or effective_from
     try:
-        entry = params.entry(parameter=parameter, area=area_code, start=effective_from, value=value,
-                             published=published_on, origin="override", reason=reason)
+        entry = params.entry(
+            parameter=parameter,
+            area=area_code,
+            start=effective_from,
+            value=value,
+            published=published_on,
+            origin="override",
+            reason=reason,
+        )
     except CatalogueError as exc:
         raise ValidationFailed(exc.zh, exc.en) from exc
     stored = json_ready(entry.value)
     with transaction.atomic():
         override = ParameterOverride.objects.create(
-            area_code=area_code, parameter=parameter, value=stored, effective_from=effective_from,
-            published_on=published_on, reason=reason,
+            area_code=area_code,
+            parameter=parameter,
+            value=stored,
+            effective_from=effective_from,
+            published_on=published_on,
+            reason=reason,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        audit.record(actor=actor, action="policy.override", obj=override, area_code=area_code,
-                     after=audit.snapshot(override), note=reason)
+        audit.record(
+            actor=actor,
+            action="policy.override",
+            obj=override,
+            area_code=area_code,
+            after=audit.snapshot(override),
+            note=reason,
+        )
     return override

@@ -23,8 +23,16 @@ class CatalogueError(ValidationFailed):
 
     code = "catalogue"
 
-    def __init__(self, zh: str, en: str, *, file: str | Path | None = None, line: int | None = None,
-                 rule: str | None = None, position: int | None = None):
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        rule: str | None = None,
+        position: int | None = None,
+    ):
         where = ""
         if file is not None:
             where = f"{file}" + (f":{line}" if line else "")
@@ -33,8 +41,14 @@ class CatalogueError(ValidationFailed):
         if rule:
             prefix_zh += f"[{rule}] "
             prefix_en += f"[{rule}] "
-        super().__init__(prefix_zh + zh, prefix_en + en, file=str(file) if file else None,
-                         line=line, rule=rule, position=position)
+        super().__init__(
+            prefix_zh + zh,
+            prefix_en + en,
+            file=str(file) if file else None,
+            line=line,
+            rule=rule,
+            position=position,
+        )
         self.file = str(file) if file else None
         self.line = line
         self.rule = rule
@@ -79,8 +93,10 @@ def _build(node: yaml.Node, path: Path_, lines: dict, file: str, loader: _Loader
             key = _build(key_node, path + ("<key>",), {}, file, loader)
             if isinstance(key, list | dict):
                 raise CatalogueError(
-                    "键必须是简单值", "mapping keys must be plain values",
-                    file=file, line=key_node.start_mark.line + 1,
+                    "键必须是简单值",
+                    "mapping keys must be plain values",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
                 )
             if key in result:
                 raise CatalogueError(
@@ -93,9 +109,7 @@ def _build(node: yaml.Node, path: Path_, lines: dict, file: str, loader: _Loader
             lines[path + (key,)] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, path + (i,), lines, file, loader) for i, item in enumerate(node.value)
-        ]
+        return [_build(item, path + (i,), lines, file, loader) for i, item in enumerate(node.value)]
     try:
         return loader.construct_object(node, deep=True)
     except ValueError:
@@ -110,7 +124,9 @@ def load_located(path: str | Path, text: str | None = None) -> Located:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise CatalogueError(f"无法读取文件：{exc}", f"cannot read file: {exc}", file=path) from exc
+            raise CatalogueError(
+                f"无法读取文件：{exc}", f"cannot read file: {exc}", file=path
+            ) from exc
         except UnicodeDecodeError as exc:
             raise CatalogueError("文件不是 UTF-8 编码", "file is not UTF-8", file=path) from exc
     loader = _Loader(text)
@@ -134,8 +150,9 @@ def load_located(path: str | Path, text: str | None = None) -> Located:
     return Located(data=data, file=str(path), lines=lines)
 
 
-def pydantic_error(doc: Located, base: Sequence[Any], exc, what_zh: str, what_en: str,
-                   rule: str | None = None) -> CatalogueError:
+def pydantic_error(
+    doc: Located, base: Sequence[Any], exc, what_zh: str, what_en: str, rule: str | None = None
+) -> CatalogueError:
     """Turn the first pydantic validation error into a CatalogueError at the right line."""
     first = exc.errors()[0]
     loc = tuple(first.get("loc", ()))

@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
-from safetynet.core.errors import ValidationFailed
+from safetynet.core.errors import SafetyNetError, ValidationFailed
+
+
+class ScreenFailed(SafetyNetError):
+    code = "screen_failed"
 
 
 def _parse_date(value: str) -> date:
@@ -146,15 +150,28 @@ def register(app: typer.Typer) -> None:
             def progress(percent: int, note: str) -> None:
                 bar.update(task_id, completed=percent, description=note)
 
-            run = services.screen_run(
-                actor=None,
-                as_of=as_of_date,
-                engine=engine,
-                area_codes=area or [],
-                incremental=incremental,
-                out_dir=out,
-                progress=progress,
-            )
+            try:
+                run = services.screen_run(
+                    actor=None,
+                    as_of=as_of_date,
+                    engine=engine,
+                    area_codes=area or [],
+                    incremental=incremental,
+                    out_dir=out,
+                    progress=progress,
+                )
+            except SafetyNetError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded on the run; shown, not a traceback
+                from safetynet.screening.models import ScreenRun
+
+                failed = ScreenRun.objects.order_by("-id").first()
+                number = f" #{failed.pk}" if failed else ""
+                raise ScreenFailed(
+                    f"筛查{number}失败，之前的结果保持不变：{type(exc).__name__}: {exc}",
+                    f"screen{number} failed; earlier results are unchanged: "
+                    f"{type(exc).__name__}: {exc}",
+                ) from exc
         if not quiet:
             _summary(run)
             if out is not None:

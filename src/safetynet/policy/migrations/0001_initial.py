@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,21 +14,50 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ParameterOverride',
+            name="ParameterOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('area_code', models.CharField(db_index=True, help_text='CN or a 2/4/6/9/12-digit area code', max_length=12, verbose_name='area code')),
-                ('parameter', models.CharField(db_index=True, max_length=80, verbose_name='parameter')),
-                ('value', models.JSONField(verbose_name='value')),
-                ('effective_from', models.DateField(verbose_name='effective from')),
-                ('published_on', models.DateField(verbose_name='published on')),
-                ('reason', models.TextField(verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "area_code",
+                    models.CharField(
+                        db_index=True,
+                        help_text="CN or a 2/4/6/9/12-digit area code",
+                        max_length=12,
+                        verbose_name="area code",
+                    ),
+                ),
+                (
+                    "parameter",
+                    models.CharField(db_index=True, max_length=80, verbose_name="parameter"),
+                ),
+                ("value", models.JSONField(verbose_name="value")),
+                ("effective_from", models.DateField(verbose_name="effective from")),
+                ("published_on", models.DateField(verbose_name="published on")),
+                ("reason", models.TextField(verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['parameter', 'area_code', 'effective_from', 'id'],
-                'indexes': [models.Index(fields=['parameter', 'area_code'], name='policy_para_paramet_a143a0_idx')],
+                "ordering": ["parameter", "area_code", "effective_from", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["parameter", "area_code"], name="policy_para_paramet_a143a0_idx"
+                    )
+                ],
             },
         ),
     ]
