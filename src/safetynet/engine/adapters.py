@@ -348,6 +348,7 @@ class RuleEngine:
                 created.append(name)
             timings["register"] = time.perf_counter() - start
             for step in plan.steps:
+                t = time.perf_counter()
                 self._guard(
                     step.name,
                     step.sql,
@@ -357,11 +358,14 @@ class RuleEngine:
                     step.sql,
                     materialize=step.materialize,
                 )
+                timings[step.name] = time.perf_counter() - t
                 created.append(step.name)
-            timings["steps"] = time.perf_counter() - start - timings["register"]
+            timings["steps"] = sum(v for k, v in timings.items() if k.startswith("sn_"))
             out = {}
             for rel, sql in plan.outputs.items():
+                t = time.perf_counter()
                 table = self._guard(f"output:{rel}", sql, self.backend.fetch, conn, sql)
+                timings[f"output:{rel}"] = time.perf_counter() - t
                 out[rel] = _normalise(table, output_schema(plan.schemas[rel]), rel, self.dialect)
             timings["total"] = time.perf_counter() - start
             return Results(

@@ -763,7 +763,9 @@ class _Compiler:
             if agg.fn == "latest":
                 gkey = ("latest", agg.group, agg.source, agg.key, agg.key_column, match)
             else:
-                gkey = ("agg", agg.source, agg.key, agg.key_column, match)
+                table_cols = self.cat.inputs[agg.source].all_columns()
+                isolated = self.isolate and "household_id" in table_cols
+                gkey = ("agg", agg.key, agg.key_column, match, isolated)
             groups.setdefault(gkey, []).append(n)
         for i, (gkey, members) in enumerate(groups.items()):
             a = f"a{i}"
@@ -809,104 +811,108 @@ class _Compiler:
         it, so scenarios that share ID numbers or counties never see each other's records.
         """
         first = self.nodes[members[0]].agg
-        table = first.source
         key = first.key
-        columns = self.cat.inputs[table].all_columns()
-        f_alias = lambda n: "hx" if n.startswith("sn_as_of") else "f"  # noqa: E731
-        needs_area = any(self._varies(p) for n in members for p in self.nodes[n].param_refs())
-        from_: exp.Expression = _alias(_table(table), "f", table=True)
-        joins: list[tuple[exp.Expression, exp.Expression, str]] = []
-        pairs: list[tuple[exp.Expression, exp.Expression]] = []
-        isolate = self.isolate and "household_id" in columns
-        area = None
-        if self.as_of_column and any(
-            part is not None and part.macros & set(AS_OF_MACROS)
-            for n in members
-            for part in (self.nodes[n].agg.of, self.nodes[n].agg.where)
-        ):
-            if "household_id" not in columns:
-                raise CompileError(
-                    f"{table} 没有 household_id，不能按户取评估日期",
-                    f"{table} has no household_id to take the as-of date from",
-                    step=members[0],
-                )
-            joins.append(
-                (
-                    _alias(_table("households"), "hx", table=True),
-                    exp.EQ(
-                        this=exp.column("household_id", table="f"),
-                        expression=exp.column("household_id", table="hx"),
-                    ),
-                    "inner",
-                )
-            )
-        if key == "default":
-            key_col = "id_number" if grain == PERSON else "household_id"
-            if isolate and key_col != "household_id":
-                pairs.append(
-                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
-                )
-            pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
-            if needs_area:
-                base = prev
-                map_keys = [c for c in ("household_id", key_col) if isolate or c == key_col]
-                map_keys = list(dict.fromkeys(map_keys))
-                area_map = (
-                    exp.select(
-                        *[exp.column(c) for c in map_keys],
-                        _alias(exp.Min(this=exp.column("area_key")), "area_key"),
+
+        def source(table: str, names: list[str]):
+            columns = self.cat.inputs[table].all_columns()
+            f_alias = lambda n: "hx" if n.startswith("sn_as_of") else "f"  # noqa: E731
+            needs_area = any(self._varies(p) for n in names for p in self.nodes[n].param_refs())
+            from_: exp.Expression = _alias(_table(table), "f", table=True)
+            joins: list[tuple[exp.Expression, exp.Expression, str]] = []
+            pairs: list[tuple[exp.Expression, exp.Expression]] = []
+            isolate = self.isolate and "household_id" in columns
+            area = None
+            if self.as_of_column and any(
+                part is not None and part.macros & set(AS_OF_MACROS)
+                for n in names
+                for part in (self.nodes[n].agg.of, self.nodes[n].agg.where)
+            ):
+                if "household_id" not in columns:
+                    raise CompileError(
+                        f"{table} 没有 household_id，不能按户取评估日期",
+                        f"{table} has no household_id to take the as-of date from",
+                        step=members[0],
                     )
-                    .from_(_table(base.name), copy=False)
-                    .group_by(*[exp.column(c) for c in map_keys], copy=False)
-                )
-                cond = None
-                for c in map_keys:
-                    eq = exp.EQ(this=exp.column(c, table="f"), expression=exp.column(c, table="ak"))
-                    cond = eq if cond is None else exp.And(this=cond, expression=eq)
-                joins.append((_alias(exp.Subquery(this=area_map), "ak", table=True), cond, "left"))
-                area = exp.column("area_key", table="ak")
-        elif key == "county":
-            if isolate:
-                pairs.append(
-                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
-                )
-            else:
                 joins.append(
                     (
-                        _alias(_table("households"), "hh", table=True),
+                        _alias(_table("households"), "hx", table=True),
                         exp.EQ(
                             this=exp.column("household_id", table="f"),
-                            expression=exp.column("household_id", table="hh"),
+                            expression=exp.column("household_id", table="hx"),
                         ),
                         "inner",
                     )
                 )
-                pairs.append(
-                    (
-                        exp.Substring(
-                            this=exp.column("village_code", table="hh"),
-                            start=exp.Literal.number(1),
-                            length=exp.Literal.number(6),
-                        ),
-                        exp.column("county_code", table="t"),
+            if key == "default":
+                key_col = "id_number" if grain == PERSON else "household_id"
+                if isolate and key_col != "household_id":
+                    pairs.append(
+                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
                     )
-                )
-        else:
-            if isolate:
-                pairs.append(
-                    (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
-                )
-            if key == "match":
-                pairs.append(
-                    (
-                        exp.column(first.key_column, table="f"),
-                        self.render(
-                            first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t")
-                        ),
+                pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
+                if needs_area:
+                    base = prev
+                    map_keys = [c for c in ("household_id", key_col) if isolate or c == key_col]
+                    map_keys = list(dict.fromkeys(map_keys))
+                    area_map = (
+                        exp.select(
+                            *[exp.column(c) for c in map_keys],
+                            _alias(exp.Min(this=exp.column("area_key")), "area_key"),
+                        )
+                        .from_(_table(base.name), copy=False)
+                        .group_by(*[exp.column(c) for c in map_keys], copy=False)
                     )
-                )
-        key_names = [f"k{i}" for i in range(len(pairs))]
+                    cond = None
+                    for c in map_keys:
+                        eq = exp.EQ(this=exp.column(c, table="f"), expression=exp.column(c, table="ak"))
+                        cond = eq if cond is None else exp.And(this=cond, expression=eq)
+                    joins.append((_alias(exp.Subquery(this=area_map), "ak", table=True), cond, "left"))
+                    area = exp.column("area_key", table="ak")
+            elif key == "county":
+                if isolate:
+                    pairs.append(
+                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                    )
+                else:
+                    joins.append(
+                        (
+                            _alias(_table("households"), "hh", table=True),
+                            exp.EQ(
+                                this=exp.column("household_id", table="f"),
+                                expression=exp.column("household_id", table="hh"),
+                            ),
+                            "inner",
+                        )
+                    )
+                    pairs.append(
+                        (
+                            exp.Substring(
+                                this=exp.column("village_code", table="hh"),
+                                start=exp.Literal.number(1),
+                                length=exp.Literal.number(6),
+                            ),
+                            exp.column("county_code", table="t"),
+                        )
+                    )
+            else:
+                if isolate:
+                    pairs.append(
+                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                    )
+                if key == "match":
+                    pairs.append(
+                        (
+                            exp.column(first.key_column, table="f"),
+                            self.render(
+                                first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t")
+                            ),
+                        )
+                    )
+            return from_, joins, pairs, area, f_alias
+
         if first.fn == "latest":
+            from_, joins, pairs, area, f_alias = source(first.source, members)
+            key_names = [f"k{i}" for i in range(len(pairs))]
             inner = exp.select(
                 *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)]
             )
@@ -946,24 +952,69 @@ class _Compiler:
                 )
             )
         else:
-            cte = exp.select(
-                *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)]
-            )
+            # One UNION ALL of the tables' row values and one GROUP BY for all of them: a
+            # single join instead of one per department table.
+            by_table: dict[str, list[str]] = {}
             for n in members:
-                node = self.nodes[n]
-                self.current_node = n
-                agg_expr, _ = self._aggregate(node, f_alias, area, a)
-                cte = cte.select(_alias(agg_expr, n), append=True, copy=False)
-            cte = cte.from_(from_, copy=False)
-            for target, on, kind in joins:
-                cte = cte.join(target, on=on, join_type=kind, copy=False)
-            if pairs:
-                cte = cte.group_by(*[fe.copy() for fe, _ in pairs], copy=False)
+                by_table.setdefault(self.nodes[n].agg.source, []).append(n)
+            branches = []
+            pairs = []
+            key_names: list[str] = []
+            for table, names in by_table.items():
+                from_, joins, pairs, area, f_alias = source(table, names)
+                key_names = [f"k{i}" for i in range(len(pairs))]
+                branch = exp.select(
+                    *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)]
+                )
+                for n in members:
+                    self.current_node = n
+                    value = (
+                        self._row_value(self.nodes[n], f_alias, area) if n in names else exp.Null()
+                    )
+                    branch = branch.select(_alias(value, f"v_{n}"), append=True, copy=False)
+                branch = branch.from_(from_, copy=False)
+                for target, on, kind in joins:
+                    branch = branch.join(target, on=on, join_type=kind, copy=False)
+                branches.append(branch)
+            union = branches[0]
+            for b in branches[1:]:
+                union = exp.union(union, b, distinct=False)
+            cte = exp.select(*[exp.column(kn, table="u") for kn in key_names])
+            for n in members:
+                column = exp.column(f"v_{n}", table="u")
+                cte = cte.select(_alias(self._aggregate_of(self.nodes[n].agg.fn, column), n),
+                                 append=True, copy=False)
+            cte = cte.from_(_alias(exp.Subquery(this=union), "u", table=True), copy=False)
+            if key_names:
+                cte = cte.group_by(*[exp.column(kn, table="u") for kn in key_names], copy=False)
         join_on = None
         for (_, te), kn in zip(pairs, key_names, strict=True):
             eq = exp.EQ(this=te, expression=exp.column(kn, table=a))
             join_on = eq if join_on is None else exp.And(this=join_on, expression=eq)
         return cte, join_on
+
+    def _row_value(self, node: Node, alias, area) -> exp.Expression:
+        """The per-record value an aggregate folds (NULL when the record does not count)."""
+        agg = node.agg
+        of = self.render(agg.of.expr, alias, area) if agg.of is not None else None
+        where = self.render(agg.where.expr, alias, area) if agg.where is not None else None
+        one, zero = exp.Literal.number(1), exp.Literal.number(0)
+        if agg.fn == "count":
+            return exp.Case(ifs=[exp.If(this=where, true=one)]) if where is not None else one
+        if agg.fn == "any":
+            cond = (
+                exp.And(this=exp.Paren(this=where), expression=exp.Paren(this=of))
+                if where is not None
+                else of
+            )
+            return exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero)
+        return exp.Case(ifs=[exp.If(this=where, true=of)]) if where is not None else of
+
+    @staticmethod
+    def _aggregate_of(fn: str, column: exp.Expression) -> exp.Expression:
+        return {"count": exp.Count, "any": exp.Max, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}[fn](
+            this=column
+        )
 
     # ------------------------------------------------------------------ outputs
 
