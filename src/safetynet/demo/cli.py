@@ -129,7 +129,21 @@ def register(app: typer.Typer) -> None:
             "import areas": "已导入区划",
             "import registry": "已导入户、人员、收入",
             "import (already done)": "数据库中已有此演示数据，未重新导入",
+            "load feeds": "已载入并比对部门数据",
+            "load feeds (already done)": "部门数据此前已载入，未做更改",
+            "personas": "演示账号已就绪",
+            "screen": "已完成全域筛查",
+            "screen (already done)": "此前已筛查，未重新筛查",
         }
         for step in result.steps:
             typer.echo(f"{zh.get(step, step)} / {step}")
         typer.echo(f"演示数据目录 / demo folder: {result.out_dir}")
+        if "screen" in result.counts:
+            typer.echo(f"筛查结果 / screen: {result.counts['screen']}")
+        if result.personas:
+            from safetynet.demo.services import DEMO_PASSWORD
+
+            typer.echo("\n演示账号（密码均为 %s）/ Demo logins (password %s):" % (DEMO_PASSWORD, DEMO_PASSWORD))
+            for p in result.personas:
+                typer.echo(f"  {p['username']:<20} {p['role_label']} · {p['area_name']} ({p['area_code']})")
+            typer.echo("网址 / URL: http://127.0.0.1:8000/")

@@ -30,6 +30,7 @@ class SetupResult:
     imported: bool = False  # False: the database already held this region
     steps: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    personas: list[dict] = field(default_factory=list)
 
 
 def demo_dir() -> Path:
@@ -157,6 +158,7 @@ def demo_setup(
     # 2-3. areas and registry into the database
     if loaded:
         result.steps.append("import (already done)")
+        _later_steps(result, out_dir, actor, as_of, progress)
         return result
     areas = step_import_areas(out_dir, actor, progress)
     result.steps.append("import areas")
@@ -174,5 +176,58 @@ def demo_setup(
         json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
 
-    # Later steps (department feeds, personas, the first screen) go here.
+    _later_steps(result, out_dir, actor, as_of, progress)
     return result
+
+
+DEMO_DEPARTMENT = "demo"
+DEMO_PASSWORD = "safetynet-demo"
+
+
+def _later_steps(result: SetupResult, out_dir: Path, actor, as_of: date, progress) -> None:
+    step_load_feeds(result, out_dir, actor, progress)
+    result.personas = step_personas()
+    result.steps.append("personas")
+    step_screen(result, actor, as_of)
+
+
+def step_load_feeds(result: SetupResult, out_dir: Path, actor, progress: Progress | None) -> None:
+    """Load every generated department file as a batch and link it (a re-sent file changes nothing)."""
+    from safetynet.feeds.services import feed_load
+
+    manifest = read_manifest(out_dir) or {}
+    feed_files = {
+        kind: Path(path)
+        for kind, path in (manifest.get("paths", {}).get("feeds") or {}).items()
+        if kind != "ground_truth"
+    }
+    loaded = 0
+    for i, (kind, path) in enumerate(sorted(feed_files.items())):
+        if progress:
+            progress("feeds", i, len(feed_files))
+        outcome = feed_load(actor=actor, kind=kind, path=path, department=DEMO_DEPARTMENT)
+        loaded += int(outcome.created)
+    if progress:
+        progress("feeds", len(feed_files), len(feed_files))
+    result.counts["feed_batches_loaded"] = loaded
+    result.steps.append("load feeds" if loaded else "load feeds (already done)")
+
+
+def step_personas() -> list[dict]:
+    from safetynet.accounts.services import create_demo_personas
+
+    return create_demo_personas(password=DEMO_PASSWORD)
+
+
+def step_screen(result: SetupResult, actor, as_of: date) -> None:
+    """Screen the region as of the demo date unless a finished run of it already exists."""
+    from safetynet.screening.models import ScreenRun
+    from safetynet.screening.services import screen_run
+
+    done = ScreenRun.objects.filter(as_of=as_of, status=ScreenRun.Status.SUCCEEDED, area_codes=[])
+    if done.exists() and result.counts.get("feed_batches_loaded", 0) == 0 and not result.imported:
+        result.steps.append("screen (already done)")
+        return
+    run = screen_run(actor=actor, as_of=as_of)
+    result.counts["screen"] = {"run": run.pk, **(run.counts or {})}
+    result.steps.append("screen")

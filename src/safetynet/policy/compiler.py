@@ -42,6 +42,7 @@ SQL_TYPES = {
     "date": "DATE",
 }
 STEP_PREFIX = "sn_"
+FUSE_TABLE_AGGREGATES = True
 AS_OF_MACROS = ("AS_OF", "AS_OF_YEAR", "AS_OF_YMD", "AS_OF_MINUS_MONTHS")
 
 
@@ -765,7 +766,8 @@ class _Compiler:
             else:
                 table_cols = self.cat.inputs[agg.source].all_columns()
                 isolated = self.isolate and "household_id" in table_cols
-                gkey = ("agg", agg.key, agg.key_column, match, isolated)
+                fused = None if FUSE_TABLE_AGGREGATES else agg.source
+                gkey = ("agg", agg.key, agg.key_column, match, isolated, fused)
             groups.setdefault(gkey, []).append(n)
         for i, (gkey, members) in enumerate(groups.items()):
             a = f"a{i}"

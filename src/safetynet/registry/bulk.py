@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import polars as pl
 from django.db import connection
@@ -68,6 +69,23 @@ def copy_rows(table: str, columns: list[str], rows) -> None:
                 copy.write_row(row)
     finally:
         raw.close()
+
+
+@contextmanager
+def large_cache(kib: int = 262_144):
+    """SQLite: a 256 MiB page cache while a bulk write maintains its indexes (default 2 MiB)."""
+    if not is_sqlite():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def now_value() -> object:

@@ -869,7 +869,7 @@ def import_registry(
 
     note = "import " + ", ".join(p.name for p in paths)
     writer = _Writer(actor=actor, note=note, progress=progress)
-    with transaction.atomic():
+    with bulk.large_cache(), transaction.atomic():
         _write(check, writer, result)
     result.imported = True
     bad_per_kind: dict[str, int] = defaultdict(int)
