@@ -78,6 +78,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--cold", type=int, default=3, help="cold-start samples (child processes)")
     parser.add_argument("--no-write-doc", action="store_true")
+    parser.add_argument(
+        "--region-persons",
+        type=int,
+        default=0,
+        help="also run the screen plan over a synthetic region of this many persons "
+        "(bench/screen_data.py), DuckDB, 2 threads",
+    )
     args = parser.parse_args()
 
     from safetynet.engine import assess as assess_mod
@@ -134,6 +141,36 @@ def main() -> None:
     )
 
     n = len(everything)
+    region_rows = []
+    if args.region_persons:
+        import tempfile
+
+        sys.path.insert(0, str(ROOT / "bench"))
+        import screen_data
+
+        from safetynet.engine.screen import prepare_screen
+
+        with tempfile.TemporaryDirectory(prefix="sn-bench-assess-") as tmp:
+            counts = screen_data.generate(
+                args.region_persons, 7, Path(tmp), as_of=dt.date(2024, 6, 30)
+            )
+            inputs = {p.stem: p for p in Path(tmp).glob("*.parquet")}
+            inputs.update({p.name: p for p in Path(tmp).iterdir() if p.is_dir()})
+            plan = prepare_screen(
+                as_of=dt.date(2024, 6, 30),
+                engine="duckdb",
+                overrides=[],
+                duckdb_settings={"threads": "2", "memory_limit": "4GB"},
+            )
+            c = time.process_time()
+            t = time.perf_counter()
+            plan.run(inputs)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+        label = (
+            f"screen plan: {counts['households']:,} households, {counts['persons']:,} persons, "
+            f"{sum(v for k, v in counts.items() if k.startswith('feed_')):,} feed records (s)"
+        )
+        region_rows.append((label, wall, cpu))
     rows = [
         ("assess, warm (one household, DuckDB)", *stats(warm), cpu_median(warm)),
         ("  baseline: recompile the plan each time", *stats(recompile), cpu_median(recompile)),

@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument("--spark-max", type=int, default=1_000_000)
     parser.add_argument("--pandas-max", type=int, default=1_000_000)
     parser.add_argument("--memory", default="6GB", help="DuckDB memory limit of the screen")
+    parser.add_argument("--prepare-only", action="store_true", help="generate and load, no runs")
+    parser.add_argument("--skip-duckdb", action="store_true")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -186,18 +188,25 @@ def main() -> None:
     rows = []
     for persons in args.persons:
         work, data = prepare(persons, args.seed, args.work, args.database_url)
+        if args.prepare_only:
+            continue
         db = args.database_url or ""
-        print(f"SafetyNet DuckDB, {persons:,} persons ...", flush=True)
-        res, mem = run_child(["screen", str(work), str(data), db, "duckdb"], env)
-        rows.append(("SafetyNet · DuckDB", persons, res, mem))
+        plan = []
+        if not args.skip_duckdb:
+            plan.append(("SafetyNet · DuckDB", ["screen", str(work), str(data), db, "duckdb"]))
         if persons <= args.pandas_max:
-            print(f"pandas baseline, {persons:,} persons ...", flush=True)
-            res, mem = run_child(["pandas", str(data)], env)
-            rows.append(("pandas baseline", persons, res, mem))
+            plan.append(("pandas baseline", ["pandas", str(data)]))
         if persons <= args.spark_max:
-            print(f"SafetyNet Spark local, {persons:,} persons ...", flush=True)
-            res, mem = run_child(["screen", str(work), str(data), db, "spark"], env)
-            rows.append(("SafetyNet · Spark local[2]", persons, res, mem))
+            plan.append(
+                ("SafetyNet · Spark local[2]", ["screen", str(work), str(data), db, "spark"])
+            )
+        for name, child in plan:
+            print(f"{name}, {persons:,} persons ...", flush=True)
+            started = os.getloadavg()[0]
+            res, mem = run_child(child, env)
+            res["loadavg_at_start"] = round(started, 1)
+            rows.append((name, persons, res, mem))
+            print(f"  {json.dumps(res, default=str)} peak {mem:.2f} GB", flush=True)
 
     header = (
         f"{'run':28} {'persons':>11} {'end to end s':>12} {'snapshot s':>10} "

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from safetynet.core.masking import mask_id_number
@@ -242,14 +243,15 @@ def _eligibility_table(rows) -> pa.Table:
             c for c in ("household_id", "dibao_eligible", "dibao_amount") if c in table.column_names
         ]
         table = table.select(keep)
-        return table.cast(
-            pa.schema(
-                [
-                    ("household_id", pa.string()),
-                    ("dibao_eligible", pa.bool_()),
-                    ("dibao_amount", MONEY),
-                ]
-            )
+        # Amounts are whole yuan; engines hand them over as wide decimals (e.g. DECIMAL(38,4)),
+        # which Arrow refuses to narrow statically: go through whole yuan as integers.
+        amount = pc.round(table.column("dibao_amount"), 0).cast(pa.int64()).cast(pa.decimal128(21, 2))
+        return pa.table(
+            {
+                "household_id": table.column("household_id").cast(pa.string()),
+                "dibao_eligible": table.column("dibao_eligible").cast(pa.bool_()),
+                "dibao_amount": amount,
+            }
         )
     out = []
     for row in rows:

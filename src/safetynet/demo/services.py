@@ -195,12 +195,15 @@ def step_load_feeds(result: SetupResult, out_dir: Path, actor, progress: Progres
     """Load every generated department file as a batch and link it (a re-sent file changes nothing)."""
     from safetynet.feeds.services import feed_load
 
+    from .feeds import KINDS
+
     manifest = read_manifest(out_dir) or {}
-    feed_files = {
-        kind: Path(path)
-        for kind, path in (manifest.get("paths", {}).get("feeds") or {}).items()
-        if kind != "ground_truth"
-    }
+    if not manifest.get("feeds", True):
+        result.steps.append("load feeds (none generated)")
+        return
+    ext = "parquet" if manifest.get("format") == "parquet" else "csv"
+    feed_files = {kind: out_dir / "feeds" / f"{kind}.{ext}" for kind in KINDS}
+    feed_files = {kind: path for kind, path in feed_files.items() if path.is_file()}
     loaded = 0
     for i, (kind, path) in enumerate(sorted(feed_files.items())):
         if progress:
@@ -224,8 +227,12 @@ def step_screen(result: SetupResult, actor, as_of: date) -> None:
     from safetynet.screening.models import ScreenRun
     from safetynet.screening.services import screen_run
 
+    from safetynet.feeds.models import FeedBatch
+
+    active = {b.batch_id for b in FeedBatch.objects.all() if b.is_active}
     done = ScreenRun.objects.filter(as_of=as_of, status=ScreenRun.Status.SUCCEEDED, area_codes=[])
-    if done.exists() and result.counts.get("feed_batches_loaded", 0) == 0 and not result.imported:
+    latest = done.order_by("-id").first()
+    if latest is not None and not result.imported and active <= set(latest.feed_batches or []):
         result.steps.append("screen (already done)")
         return
     run = screen_run(actor=actor, as_of=as_of)

@@ -42,7 +42,6 @@ SQL_TYPES = {
     "date": "DATE",
 }
 STEP_PREFIX = "sn_"
-FUSE_TABLE_AGGREGATES = True
 AS_OF_MACROS = ("AS_OF", "AS_OF_YEAR", "AS_OF_YMD", "AS_OF_MINUS_MONTHS")
 
 
@@ -766,8 +765,7 @@ class _Compiler:
             else:
                 table_cols = self.cat.inputs[agg.source].all_columns()
                 isolated = self.isolate and "household_id" in table_cols
-                fused = None if FUSE_TABLE_AGGREGATES else agg.source
-                gkey = ("agg", agg.key, agg.key_column, match, isolated, fused)
+                gkey = ("agg", agg.source, agg.key, agg.key_column, match, isolated)
             groups.setdefault(gkey, []).append(n)
         for i, (gkey, members) in enumerate(groups.items()):
             a = f"a{i}"
@@ -849,7 +847,10 @@ class _Compiler:
                 key_col = "id_number" if grain == PERSON else "household_id"
                 if isolate and key_col != "household_id":
                     pairs.append(
-                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                        (
+                            exp.column("household_id", table="f"),
+                            exp.column("household_id", table="t"),
+                        )
                     )
                 pairs.append((exp.column(key_col, table="f"), exp.column(key_col, table="t")))
                 if needs_area:
@@ -866,14 +867,21 @@ class _Compiler:
                     )
                     cond = None
                     for c in map_keys:
-                        eq = exp.EQ(this=exp.column(c, table="f"), expression=exp.column(c, table="ak"))
+                        eq = exp.EQ(
+                            this=exp.column(c, table="f"), expression=exp.column(c, table="ak")
+                        )
                         cond = eq if cond is None else exp.And(this=cond, expression=eq)
-                    joins.append((_alias(exp.Subquery(this=area_map), "ak", table=True), cond, "left"))
+                    joins.append(
+                        (_alias(exp.Subquery(this=area_map), "ak", table=True), cond, "left")
+                    )
                     area = exp.column("area_key", table="ak")
             elif key == "county":
                 if isolate:
                     pairs.append(
-                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                        (
+                            exp.column("household_id", table="f"),
+                            exp.column("household_id", table="t"),
+                        )
                     )
                 else:
                     joins.append(
@@ -899,14 +907,19 @@ class _Compiler:
             else:
                 if isolate:
                     pairs.append(
-                        (exp.column("household_id", table="f"), exp.column("household_id", table="t"))
+                        (
+                            exp.column("household_id", table="f"),
+                            exp.column("household_id", table="t"),
+                        )
                     )
                 if key == "match":
                     pairs.append(
                         (
                             exp.column(first.key_column, table="f"),
                             self.render(
-                                first.key_match.expr, lambda _n: "t", exp.column("area_key", table="t")
+                                first.key_match.expr,
+                                lambda _n: "t",
+                                exp.column("area_key", table="t"),
                             ),
                         )
                     )
@@ -954,8 +967,8 @@ class _Compiler:
                 )
             )
         else:
-            # One UNION ALL of the tables' row values and one GROUP BY for all of them: a
-            # single join instead of one per department table.
+            # Row values per record, then one GROUP BY per table and key. (Fusing several
+            # tables into one UNION ALL + GROUP BY was measured slower on DuckDB.)
             by_table: dict[str, list[str]] = {}
             for n in members:
                 by_table.setdefault(self.nodes[n].agg.source, []).append(n)
@@ -984,8 +997,11 @@ class _Compiler:
             cte = exp.select(*[exp.column(kn, table="u") for kn in key_names])
             for n in members:
                 column = exp.column(f"v_{n}", table="u")
-                cte = cte.select(_alias(self._aggregate_of(self.nodes[n].agg.fn, column), n),
-                                 append=True, copy=False)
+                cte = cte.select(
+                    _alias(self._aggregate_of(self.nodes[n].agg.fn, column), n),
+                    append=True,
+                    copy=False,
+                )
             cte = cte.from_(_alias(exp.Subquery(this=union), "u", table=True), copy=False)
             if key_names:
                 cte = cte.group_by(*[exp.column(kn, table="u") for kn in key_names], copy=False)
@@ -1014,9 +1030,9 @@ class _Compiler:
 
     @staticmethod
     def _aggregate_of(fn: str, column: exp.Expression) -> exp.Expression:
-        return {"count": exp.Count, "any": exp.Max, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}[fn](
-            this=column
-        )
+        return {"count": exp.Count, "any": exp.Max, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}[
+            fn
+        ](this=column)
 
     # ------------------------------------------------------------------ outputs
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from safetynet.core.errors import SafetyNetError
 
@@ -113,13 +112,42 @@ def screen_engine(name: str):
     """The screen's own DuckDB engine, bounded in memory and threads (duckdb_settings)."""
     from safetynet.engine.adapters import DuckDBBackend, RuleEngine
 
+    class ParquetViews(DuckDBBackend):
+        """Input tables given as Parquet paths become views scanned by DuckDB itself (within
+        its memory limit) instead of Arrow tables held in Python memory."""
+
+        def register(self, conn, name, source, spec):
+            if isinstance(source, pa.Table):
+                return super().register(conn, name, source, spec)
+            paths = source if isinstance(source, list | tuple) else [source]
+            files = "[" + ", ".join(_sql_text(str(p)) for p in paths) + "]"
+            cols = ", ".join(
+                f'CAST("{c}" AS {DUCKDB_TYPES[t]}) AS "{c}"' for c, t in spec.columns.items()
+            )
+            conn.execute(
+                f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM read_parquet({files})'
+            )
+
     conf = duckdb_settings()
     key = (name, conf["memory_limit"], conf["threads"])
     if key not in _SCREEN_ENGINES:
         _SCREEN_ENGINES[key] = RuleEngine(
-            DuckDBBackend(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
+            ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
         )
     return _SCREEN_ENGINES[key]
+
+
+DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "int": "INTEGER",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "money": "DECIMAL(18,2)",
+}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepared:
@@ -161,12 +189,6 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             "incomes": str(snap.paths["incomes"]),
             **extra_inputs,
         }
-        if rule_engine.dialect == "duckdb":
-            # DuckDB scans Arrow in place (zero copy); Spark reads the Parquet files itself.
-            inputs = {
-                name: pq.read_table(src) if isinstance(src, str) else src
-                for name, src in inputs.items()
-            }
         res = rule_engine.run(plan, inputs)
         return engine_results(res, explain=Explainer(catalogue, binding, explain_rule))
 
