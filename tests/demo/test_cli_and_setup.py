@@ -68,7 +68,14 @@ def test_setup_generates_imports_and_is_idempotent(settings):
     steps = []
     first = demo_setup(households=25, seed=4, progress=lambda s, d, t: steps.append(s))
     assert first.generated and first.imported
-    assert first.steps == ["generate", "import areas", "import registry"]
+    assert first.steps == [
+        "generate",
+        "import areas",
+        "import registry",
+        "load feeds",
+        "personas",
+        "screen",
+    ]
     assert Household.objects.count() == 25
     persons = first.counts["files"]["persons"]
     assert Person.objects.count() == persons
@@ -82,7 +89,13 @@ def test_setup_generates_imports_and_is_idempotent(settings):
 
     again = demo_setup(households=25, seed=4)
     assert not again.generated and not again.imported
-    assert again.steps == ["generate (already there)", "import (already done)"]
+    assert again.steps == [
+        "generate (already there)",
+        "import (already done)",
+        "load feeds (already done)",
+        "personas",
+        "screen (already done)",
+    ]
     assert Household.objects.count() == 25
 
     # another region would mix with this one: refused, nothing changed

@@ -232,7 +232,8 @@ def step_screen(result: SetupResult, actor, as_of: date) -> None:
     active = {b.batch_id for b in FeedBatch.objects.all() if b.is_active}
     done = ScreenRun.objects.filter(as_of=as_of, status=ScreenRun.Status.SUCCEEDED, area_codes=[])
     latest = done.order_by("-id").first()
-    if latest is not None and not result.imported and active <= set(latest.feed_batches or []):
+    used = {b["batch_id"] for b in (latest.feed_batches or [])} if latest else set()
+    if latest is not None and not result.imported and active <= used:
         result.steps.append("screen (already done)")
         return
     run = screen_run(actor=actor, as_of=as_of)

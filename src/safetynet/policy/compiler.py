@@ -207,7 +207,6 @@ class _Compiler:
         self.agg_count = 0
         self.materialized: set[str] = set()
         self.isolate = isolate
-        self.each_step = False
         self.empty_inputs = empty_inputs
         self.as_of_column = as_of_column
         self.as_of_columns = (
@@ -537,7 +536,7 @@ class _Compiler:
         rendered_steps = []
         pending: list[tuple[str, exp.Expression]] = []
         for name, select in self.steps:
-            if name not in self.materialized and not self.each_step:
+            if name not in self.materialized:
                 pending.append((name, select))
                 continue
             block = select

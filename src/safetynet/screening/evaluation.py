@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -99,10 +101,22 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str, sort_keys=True))
 
 
-def split_message(message: str | None) -> tuple[str, str]:
-    """The engine's quality message is "中文 / English"."""
-    zh, sep, en = (message or "").partition(" / ")
-    return zh, (en if sep else zh)
+def _split_messages(q: pa.Table) -> pa.Table:
+    """The engine's quality message is "中文 / English": two columns, set-based."""
+    con = duckdb.connect()
+    try:
+        con.register("q", q)
+        return con.sql(
+            """SELECT "check", household_id, id_number,
+                      split_part(coalesce(message, ''), ' / ', 1) AS message_zh,
+                      CASE WHEN contains(coalesce(message, ''), ' / ')
+                           THEN substr(message, strpos(message, ' / ') + 3)
+                           ELSE coalesce(message, '') END AS message_en,
+                      'engine' AS source
+               FROM q"""
+        ).to_arrow_table()
+    finally:
+        con.close()
 
 
 _SCREEN_ENGINES: dict[tuple, object] = {}
@@ -154,10 +168,11 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     try:
         from safetynet.engine.adapters import get_engine
         from safetynet.engine.assess import override_entries
-        from safetynet.engine.explain import explain_rule
         from safetynet.policy.catalogue import default_catalogue
         from safetynet.policy.compiler import compile_plan
         from safetynet.policy.params import bind_areas
+
+        from .explain_sql import SetExplainer
     except ImportError as exc:
         raise EngineUnavailable(
             f"规则引擎尚未安装（{exc.name}）", f"the rule engine is not installed ({exc.name})"
@@ -189,8 +204,15 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             "incomes": str(snap.paths["incomes"]),
             **extra_inputs,
         }
+        started = time.perf_counter()
         res = rule_engine.run(plan, inputs)
-        return engine_results(res, explain=Explainer(catalogue, binding, explain_rule))
+        engine_seconds = time.perf_counter() - started
+        results = engine_results(res, explain=SetExplainer(catalogue, binding))
+        results.timings = {
+            "engine": round(engine_seconds, 3),
+            "explain": round(time.perf_counter() - started - engine_seconds, 3),
+        }
+        return results
 
     return Prepared(
         engine=engine, as_of=as_of, catalogue_hash=digest, parameters=parameters, run=run
@@ -225,32 +247,30 @@ def engine_results(res, *, explain) -> ScreenResults:
             "monthly_amount": single.column("single_amount"),
         }
     )
-    q = res.quality
-    messages = [split_message(m) for m in q.column("message").to_pylist()]
-    quality = pa.table(
-        {
-            "check": q.column("check"),
-            "household_id": q.column("household_id"),
-            "id_number": q.column("id_number"),
-            "message_zh": pa.array([m[0] for m in messages], pa.string()),
-            "message_en": pa.array([m[1] for m in messages], pa.string()),
-            "source": pa.array(["engine"] * q.num_rows, pa.string()),
-        }
-    )
+    quality = _split_messages(res.quality)
     return ScreenResults.from_tables(
         households=households,
         tekun=tekun,
         single_person=single_person,
         quality=quality,
-        explanations=_explanations(hh, rules, persons, explain),
+        explanations=explain(hh, rules, persons)
+        if getattr(explain, "set_based", False)
+        else _explanations(hh, rules, persons, explain),
     )
 
 
 def _lists(column: pa.ChunkedArray) -> pa.Array:
-    values = column.to_pylist()
-    return pa.array(
-        [sorted({v for v in (s or "").split(";") if v}) for s in values], pa.list_(pa.string())
-    )
+    """';'-joined IDs → sorted, distinct lists (set-based, in DuckDB)."""
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.table({"v": column}))
+        out = con.sql(
+            "SELECT list_sort(list_distinct(list_filter(string_split(coalesce(v, ''), ';'), "
+            "lambda x: x <> ''))) AS l FROM t"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return out.column("l").combine_chunks().cast(pa.list_(pa.string()))
 
 
 MONITORING_PREFIXES = ("M-", "Y-")

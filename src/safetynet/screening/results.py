@@ -8,7 +8,7 @@ engines byte-identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -107,13 +107,14 @@ class ScreenResults:
     single_person: pa.Table
     quality: pa.Table
     explanations: pa.Table
+    timings: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_tables(cls, **tables: pa.Table | None) -> ScreenResults:
         return cls(**{name: conform(tables.get(name), SCHEMAS[name]) for name in SCHEMAS})
 
     def tables(self) -> dict[str, pa.Table]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in SCHEMAS}
 
     def write(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -268,9 +268,13 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
             evaluated = ScreenResults.from_tables()
         else:
             evaluated = prepared.evaluate(snap, work_dir=tmp / "work")
+            for name, seconds in evaluated.timings.items():
+                report.timings[f"evaluate_{name}"] = seconds
     report(80, "合并结果 / merging results")
+    with report.step("programme_checks"):
+        checks = programme_checks(as_of=run.as_of, area_codes=run.area_codes)
     with report.step("merge"):
-        results = _merge(run, evaluated, base_results, changed)
+        results = _merge(run, evaluated, base_results, changed, checks)
     shutil.rmtree(tmp / "work", ignore_errors=True)
     return results, info
 
@@ -280,6 +284,7 @@ def _merge(
     evaluated: ScreenResults,
     base_results: ScreenResults | None,
     changed: set[str] | None,
+    checks: pa.Table,
 ) -> ScreenResults:
     """Base results of unchanged households + the new evaluation + programme checks."""
     if base_results is not None:
@@ -289,7 +294,6 @@ def _merge(
         current = snapshot.current_household_ids(run.area_codes)
         kept = kept.restricted_to(current)
         evaluated = ScreenResults.concat(kept, evaluated)
-    checks = programme_checks(as_of=run.as_of, area_codes=run.area_codes)
     return ScreenResults.concat(evaluated, ScreenResults.from_tables(quality=checks)).sorted()
 
 
@@ -299,8 +303,10 @@ def _attach_to_cases(run: ScreenRun) -> None:
     except ImportError:
         return
     attach_screen_findings(run=run)
-    from safetynet.quality.services import rectifications_verify
-
+    try:
+        from safetynet.quality.services import rectifications_verify
+    except ImportError:
+        return
     rectifications_verify(run=run)  # rectified quality findings: verified or reopened
 
 
