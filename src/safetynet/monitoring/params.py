@@ -16,12 +16,13 @@ from safetynet.core.errors import SafetyNetError
 def parameter(name: str, area_code: str, as_of: dt.date):
     """The value of policy parameter `name` for `area_code` as of `as_of`.
 
-    The most specific area code wins, then the latest effective date (POLICY §0).
+    The most specific area code wins, then the latest effective date (POLICY §0); officers'
+    overrides stored in the database win over the parameter files.
     """
-    from safetynet.policy.params import CatalogueError, default_parameters
+    from safetynet.policy.params import CatalogueError, resolve_in_force
 
     try:
-        entry = default_parameters().resolve(name, area_code, as_of)
+        entry = resolve_in_force(name, area_code, as_of)
     except CatalogueError as exc:
         raise SafetyNetError(
             f"无法读取政策参数 {name}：{exc}", f"cannot read policy parameter {name}: {exc}"
