@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -266,8 +267,6 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
 def test_set_based_explanations_equal_the_engines_own(lake):
     """The region's explanations, rendered in SQL, are the text the engine's `explain_rule`
     gives for the same result rows."""
-    import datetime as _dt  # noqa: F401
-
     from safetynet.engine.adapters import get_engine
     from safetynet.engine.explain import explain_rule
     from safetynet.policy.catalogue import default_catalogue
@@ -283,7 +282,7 @@ def test_set_based_explanations_equal_the_engines_own(lake):
     inputs = {name: pq.read_table(path) for name, path in snap.paths.items()}
     inputs.update({k: pq.read_table(v) for k, v in evaluation.feed_sources().items()})
     res = get_engine("duckdb").run(plan, inputs)
-    hh = res.households.filter(pa_compute().fill_null(res.households.column("evaluated"), False))
+    hh = res.households.filter(pc.fill_null(res.households.column("evaluated"), False))
     rules = evaluation._lists(hh.column("rules"))
     fast = SetExplainer(catalogue, binding)(hh, rules, res.persons).to_pylist()
     reference = evaluation._explanations(
@@ -299,9 +298,3 @@ def test_set_based_explanations_equal_the_engines_own(lake):
         assert text == ref_by[k], k
     fired = {(h, r) for h, r, _ in ref_by if r != "M-CATEGORY"}
     assert {(h, r) for h, r, _ in fast_by} >= {(h, r) for h, r in fired if (h, r, "") in ref_by}
-
-
-def pa_compute():
-    import pyarrow.compute as pc
-
-    return pc

@@ -107,6 +107,34 @@ def db_ready(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def reserve_ids(model, n: int) -> list[int]:
+    """`n` new primary keys for `model`, for rows inserted with explicit ids.
+
+    PostgreSQL: from the table's sequence (safe with concurrent writers). SQLite: after the
+    current maximum; the import's transaction holds SQLite's write lock (IMMEDIATE mode), so
+    nobody else can take them, and AUTOINCREMENT's counter follows explicit ids.
+    """
+    if n == 0:
+        return []
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+                [table, pk, n],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # AUTOINCREMENT never reuses a key, even of a deleted row: start past its counter too.
+        cursor.execute(
+            f"SELECT MAX(COALESCE((SELECT MAX({q(pk)}) FROM {q(table)}), 0), "
+            "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+            [table],
+        )
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + n))
+
+
 def insert(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
     """INSERT rows (tuples in `columns` order, model field names): COPY or executemany."""
     names = [column(model, c) for c in columns]

@@ -695,10 +695,12 @@ class _Writer:
                 extra, tail = ["version", "updated_at"], (1, now)
             else:
                 extra, tail = ["version", "updated_at", "created_at"], (1, now, now)
-            rows = [(*r, *tail) for r in values.rows()]
-            bulk.insert(model, names + extra, rows)
+            # Primary keys are reserved up front, so nothing has to be read back for the audit.
+            pks = bulk.reserve_ids(model, created.height)
+            rows = [(pk, *r, *tail) for pk, r in zip(pks, values.rows(), strict=True)]
+            bulk.insert(model, ["id", *names, *extra], rows)
             self.tick(table.kind, created.height, total)
-            ids = _read_ids(table, created)
+            ids = created.drop("id").with_columns(pl.Series("id", pks, dtype=pl.Int64))
             after = _json_column([*key, *fields], money)
             audit.bulk_insert(
                 actor=self.actor,
@@ -759,31 +761,6 @@ def _json(values: dict, money: list[str]) -> dict:
         else:
             out[name] = bulk.iso(value)
     return out
-
-
-def _read_ids(table: _Table, created: pl.DataFrame) -> pl.DataFrame:
-    """Primary keys of rows just inserted, joined back to them by natural key."""
-    t = bulk.q(table.model._meta.db_table)
-    if table.kind == "households":
-        sql = f"SELECT {bulk.q('household_id')}, {bulk.q('id')} FROM {t} WHERE {bulk.q('household_id')} IN ({{}})"
-        rows = bulk.select_in(sql, created["household_id"].to_list())
-        ids = bulk.frame(rows, {"household_id": pl.String, "id_new": pl.Int64})
-    elif table.kind == "persons":
-        sql = f"SELECT {bulk.q('id_number')}, {bulk.q('id')} FROM {t} WHERE {bulk.q('id_number')} IN ({{}})"
-        rows = bulk.select_in(sql, created["id_number"].to_list())
-        ids = bulk.frame(rows, {"id_number": pl.String, "id_new": pl.Int64})
-    else:
-        sql = (
-            f"SELECT {bulk.q('household_id')}, {bulk.q('year')}, {bulk.q('id')} FROM {t} "
-            f"WHERE {bulk.q('household_id')} IN ({{}})"
-        )
-        rows = bulk.select_in(sql, created["_hpk"].unique().to_list())
-        ids = bulk.frame(rows, {"_hpk": pl.Int64, "year": pl.Int64, "id_new": pl.Int64})
-        return (
-            created.drop("id").join(ids, on=["_hpk", "year"], how="inner").rename({"id_new": "id"})
-        )
-    key = list(table.key)
-    return created.drop("id").join(ids, on=key, how="inner").rename({"id_new": "id"})
 
 
 def _prepare(check: _Check, kind: str) -> pl.DataFrame:

@@ -277,9 +277,9 @@ MONITORING_PREFIXES = ("M-", "Y-")
 
 
 class Explainer:
-    """Explanations of the monitoring rules a household fired, rendered by the engine's own
-    `explain_rule`. Only fired rules (and the category) are rendered, and each distinct
-    (rule, parameter area, values) combination once: many households share them."""
+    """Explanations rendered row by row by the engine's own `explain_rule` — the reference the
+    set-based renderer (`explain_sql.SetExplainer`, used by screens) is tested against. Only
+    fired rules (and the category) are rendered, each distinct (rule, area, values) once."""
 
     def __init__(self, catalogue, binding, explain_rule):
         self.binding = binding
