@@ -120,7 +120,16 @@ def reserve_ids(model, n: int) -> list[int]:
     pk = model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Usually the block is contiguous: then only its bounds travel to the client.
             cursor.execute(
+                "SELECT min(v), max(v) FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS v "
+                "FROM generate_series(1, %s)) AS s",
+                [table, pk, n],
+            )
+            low, high = cursor.fetchone()
+            if high - low + 1 == n:
+                return list(range(low, high + 1))
+            cursor.execute(  # another writer drew from the sequence meanwhile: take them one by one
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
                 [table, pk, n],
             )
