@@ -110,7 +110,7 @@ def db_ready(df: pl.DataFrame) -> pl.DataFrame:
 def reserve_ids(model, n: int) -> list[int]:
     """`n` new primary keys for `model`, for rows inserted with explicit ids.
 
-    PostgreSQL: from the table's sequence (safe with concurrent writers). SQLite: after the
+    PostgreSQL: one block from the table's sequence, under a table lock. SQLite: after the
     current maximum; the import's transaction holds SQLite's write lock (IMMEDIATE mode), so
     nobody else can take them, and AUTOINCREMENT's counter follows explicit ids.
     """
@@ -120,20 +120,15 @@ def reserve_ids(model, n: int) -> list[int]:
     pk = model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Usually the block is contiguous: then only its bounds travel to the client.
-            cursor.execute(
-                "SELECT min(v), max(v) FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS v "
-                "FROM generate_series(1, %s)) AS s",
-                [table, pk, n],
-            )
-            low, high = cursor.fetchone()
-            if high - low + 1 == n:
-                return list(range(low, high + 1))
-            cursor.execute(  # another writer drew from the sequence meanwhile: take them one by one
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
-                [table, pk, n],
-            )
-            return [row[0] for row in cursor.fetchall()]
+            # Writers take ROW EXCLUSIVE on the table before drawing from its sequence; holding
+            # EXCLUSIVE until the import commits makes one contiguous block safe to take.
+            cursor.execute(f"LOCK TABLE {q(table)} IN EXCLUSIVE MODE")
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+            sequence = cursor.fetchone()[0]
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            low = cursor.fetchone()[0]
+            cursor.execute("SELECT setval(%s, %s)", [sequence, low + n - 1])
+            return list(range(low, low + n))
         # AUTOINCREMENT never reuses a key, even of a deleted row: start past its counter too.
         cursor.execute(
             f"SELECT MAX(COALESCE((SELECT MAX({q(pk)}) FROM {q(table)}), 0), "

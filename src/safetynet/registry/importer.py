@@ -748,9 +748,19 @@ class _Writer:
 
 
 def _json_column(names: list[str], money: list[str]) -> pl.Expr:
-    """One JSON object per row (the audit's `after`), encoded by Polars."""
-    fields = [(_money_text(pl.col(n)) if n in money else pl.col(n)).alias(n) for n in names]
-    return pl.struct(fields).struct.json_encode().alias("_after")
+    """One JSON object per row (the audit's `after` of a created row), encoded by Polars.
+
+    Empty values (unknown, per formats/registry.md) are left out, which keeps the hundreds of
+    thousands of audit rows of a first import smaller; every given value is there.
+    """
+    parts = []
+    for name in names:
+        value = _money_text(pl.col(name)) if name in money else pl.col(name)
+        pair = pl.struct(value.alias(name)).struct.json_encode().str.slice(1).str.strip_suffix("}")
+        present = pl.col(name).is_not_null() & (pl.col(name).cast(pl.String) != "")
+        parts.append(pl.when(present).then(pair))
+    body = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return (pl.lit("{") + body + pl.lit("}")).alias("_after")
 
 
 def _json(values: dict, money: list[str]) -> dict:
