@@ -245,7 +245,9 @@ def _eligibility_table(rows) -> pa.Table:
         table = table.select(keep)
         # Amounts are whole yuan; engines hand them over as wide decimals (e.g. DECIMAL(38,4)),
         # which Arrow refuses to narrow statically: go through whole yuan as integers.
-        amount = pc.round(table.column("dibao_amount"), 0).cast(pa.int64()).cast(pa.decimal128(21, 2))
+        amount = (
+            pc.round(table.column("dibao_amount"), 0).cast(pa.int64()).cast(pa.decimal128(21, 2))
+        )
         return pa.table(
             {
                 "household_id": table.column("household_id").cast(pa.string()),

@@ -143,7 +143,11 @@ def register(app: typer.Typer) -> None:
         if result.personas:
             from safetynet.demo.services import DEMO_PASSWORD
 
-            typer.echo("\n演示账号（密码均为 %s）/ Demo logins (password %s):" % (DEMO_PASSWORD, DEMO_PASSWORD))
+            typer.echo(
+                f"\n演示账号（密码均为 {DEMO_PASSWORD}）/ Demo logins (password {DEMO_PASSWORD}):"
+            )
             for p in result.personas:
-                typer.echo(f"  {p['username']:<20} {p['role_label']} · {p['area_name']} ({p['area_code']})")
+                typer.echo(
+                    f"  {p['username']:<20} {p['role_label']} · {p['area_name']} ({p['area_code']})"
+                )
             typer.echo("网址 / URL: http://127.0.0.1:8000/")

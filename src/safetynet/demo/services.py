@@ -224,10 +224,9 @@ def step_personas() -> list[dict]:
 
 def step_screen(result: SetupResult, actor, as_of: date) -> None:
     """Screen the region as of the demo date unless a finished run of it already exists."""
+    from safetynet.feeds.models import FeedBatch
     from safetynet.screening.models import ScreenRun
     from safetynet.screening.services import screen_run
-
-    from safetynet.feeds.models import FeedBatch
 
     active = {b.batch_id for b in FeedBatch.objects.all() if b.is_active}
     done = ScreenRun.objects.filter(as_of=as_of, status=ScreenRun.Status.SUCCEEDED, area_codes=[])

@@ -116,3 +116,6 @@ class Income(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["household", "year"], name="income_household_year")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.year}"
