@@ -77,6 +77,81 @@ def test_changed_row_replaces_values_and_is_audited(region):
     assert income_event.after == {"wage": "123.40"}
 
 
+def test_awkward_text_goes_in_and_into_the_audit_unchanged(region):
+    """Backslashes, tabs, line breaks (CR too), quotes and a literal \\N are values, not COPY syntax."""
+    awkward = 'a\\b\tc\nd\r\ne "f" \\N'
+    headers, rows = read_rows(region / "households.csv")
+    rows[0][headers.index("address")] = awkward
+    rows[1][headers.index("address")] = "\\N"
+    rows[2][headers.index("bank_account")] = ""
+    write_rows(region / "households.csv", headers, rows)
+    _, persons = read_rows(region / "persons.csv")
+    set_cell(region / "persons.csv", 0, "name", "王\\N")
+    import_registry(files(region), actor=None)
+    first = Household.objects.get(household_id=rows[0][0])
+    assert first.address == awkward
+    assert Household.objects.get(household_id=rows[1][0]).address == "\\N"
+    assert Household.objects.get(household_id=rows[2][0]).bank_account == ""
+    assert Person.objects.get(id_number=persons[0][0]).name == "王\\N"
+    event = AuditEvent.objects.get(object_type="registry.household", object_id=str(first.pk))
+    assert event.after["address"] == awkward and event.before is None
+    assert event.note.startswith("import") and event.action == "create"
+    again = import_registry(files(region), actor=None)
+    assert counts(again)["households"]["unchanged"] == 12
+
+
+def test_new_rows_under_stored_and_moved_households(region):
+    """New persons and incomes get their household's key and village, whether the household
+    is only in the registry or is in the file (created, or moved to another village)."""
+    import_registry(files(region), actor=None)
+    h_headers, households = read_rows(region / "households.csv")
+    p_headers, persons = read_rows(region / "persons.csv")
+    i_headers, incomes = read_rows(region / "incomes.csv")
+    village = h_headers.index("village_code")
+    stored, moved = households[0][0], households[1][0]
+    target = next(r[village] for r in households if r[village] != households[1][village])
+    households[1][village] = target
+    created = list(households[2])
+    created[0] = "HNEW001"
+    write_rows(region / "households.csv", h_headers, [households[1], created])
+
+    def person(hid: str, serial: int, relation: str) -> list[str]:
+        first17 = f"36070319900101{serial:03d}"
+        row = [""] * len(p_headers)
+        row[p_headers.index("id_number")] = first17 + check_char(first17)
+        row[p_headers.index("household_id")] = hid
+        row[p_headers.index("name")] = f"新人{serial}"
+        row[p_headers.index("relation")] = relation
+        row[p_headers.index("labour")] = "normal"
+        return row
+
+    new_persons = [person(stored, 901, "child"), person(moved, 902, "child")]
+    new_persons.append(person("HNEW001", 903, "head"))
+    write_rows(region / "persons.csv", p_headers, new_persons)
+    year = i_headers.index("year")
+    new_income = list(next(r for r in incomes if r[0] == stored))
+    new_income[year] = "2019"
+    write_rows(region / "incomes.csv", i_headers, [new_income])
+    result = import_registry(files(region), actor=None)
+    assert counts(result)["households"]["created"] == 1
+    assert counts(result)["households"]["updated"] == 1  # the moved one
+    assert counts(result)["persons"]["created"] == 3
+    expected = {
+        "新人901": (stored, households[0][village]),
+        "新人902": (moved, target),
+        "新人903": ("HNEW001", created[village]),
+    }
+    for name, (hid, code) in expected.items():
+        p = Person.objects.get(name=name)
+        assert p.household.household_id == hid and p.household.village_id == code
+        event = AuditEvent.objects.get(object_type="registry.person", object_id=str(p.pk))
+        assert event.action == "create" and event.area_code == code
+        assert event.after["household_id"] == hid
+    income = Income.objects.get(household__household_id=stored, year=2019)
+    event = AuditEvent.objects.get(object_type="registry.income", object_id=str(income.pk))
+    assert event.area_code == households[0][village]
+
+
 def test_sex_and_birth_date_are_taken_from_the_id_when_empty(region):
     set_cell(region / "persons.csv", 0, "sex", "")
     set_cell(region / "persons.csv", 0, "birth_date", "")

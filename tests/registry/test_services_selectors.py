@@ -146,8 +146,26 @@ def test_search_by_household_name_and_id(loaded, officer):
     assert [h.household_id for h in household_search(user=officer, q=person.id_number.lower())] == [
         hid
     ]
-    assert list(household_search(user=officer, q="")) == []
     assert len(household_search(user=officer, q="H00")) == 12
+    assert [h.household_id for h in household_search(user=officer, q=hid.lower())] == [hid]
+    # An empty query lists every household in scope, ordered by household number.
+    everything = [h.household_id for h in household_search(user=officer, q="  ")]
+    assert everything == sorted(Household.objects.values_list("household_id", flat=True))
+    # A given name: found anywhere in a name when no name starts with it.
+    names = set(Person.objects.values_list("name", flat=True))
+    other = next(
+        p for p in Person.objects.order_by("pk") if not any(n.startswith(p.name[1:]) for n in names)
+    )
+    found = [h.household_id for h in household_search(user=officer, q=other.name[1:])]
+    assert other.household.household_id in found
+    assert list(household_search(user=officer, q="不存在的人")) == []
+
+
+def test_search_by_legacy_15_digit_id_number(loaded, officer):
+    person = next(p for p in Person.objects.order_by("pk") if p.id_number[6:8] == "19")
+    legacy = person.id_number[:6] + person.id_number[8:17]
+    found = household_search(user=officer, q=legacy)
+    assert [h.household_id for h in found] == [person.household.household_id]
 
 
 def test_search_and_profile_stay_in_scope(loaded, officer):

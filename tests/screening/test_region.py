@@ -298,3 +298,31 @@ def test_set_based_explanations_equal_the_engines_own(lake):
         assert text == ref_by[k], k
     fired = {(h, r) for h, r, _ in ref_by if r != "M-CATEGORY"}
     assert {(h, r) for h, r, _ in fast_by} >= {(h, r) for h, r in fired if (h, r, "") in ref_by}
+
+
+def test_warnings_carry_the_department_records_behind_them(lake):
+    from safetynet.feeds.models import FeedBatch
+    from safetynet.feeds.selectors import linked_feed_paths
+
+    screen()
+    warnings = list(Finding.objects.filter(kind="warning").select_related("household"))
+    with_evidence = [f for f in warnings if f.evidence]
+    assert with_evidence, "department records lie behind some warnings of the region"
+    records: dict[str, dict] = {}
+    kinds = set(FeedBatch.objects.filter(status="active").values_list("kind", flat=True))
+    for kind in sorted(kinds):
+        for path in linked_feed_paths(kind):
+            for r in pq.read_table(path).to_pylist():
+                records[r["record_id"]] = r
+    for finding in with_evidence:
+        members = set(finding.household.members.values_list("id_number", flat=True))
+        for record_id in finding.evidence:
+            record = records.get(record_id)
+            assert record is not None, record_id
+            assert (
+                record.get("id_number") in members
+                or record.get("household_id") == finding.household.household_id
+            ), (finding.household.household_id, record_id)
+    rigid = [f for f in warnings if "M-RIGID" in f.rules]
+    # medical claims lie behind most rigid-expenditure warnings (education costs behind others)
+    assert rigid and sum(bool(f.evidence) for f in rigid) > len(rigid) // 2

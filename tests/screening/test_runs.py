@@ -211,7 +211,8 @@ def test_nothing_changed_evaluates_nothing(small_registry, scripted_engine, tmp_
 @pytest.mark.django_db(transaction=True)
 def test_bulk_reader_and_connection_reader_give_the_same_snapshot(villages, tmp_path, monkeypatch):
     """Outside a transaction the snapshot reads through ADBC where it can (PostgreSQL; SQLite
-    files); the connection's own reader must give identical tables."""
+    files), in primary-key ranges on parallel connections; the connection's own reader must
+    give identical tables, for the whole registry and for an area."""
     from safetynet.screening import snapshot
 
     for i in range(6):
@@ -220,20 +221,129 @@ def test_bulk_reader_and_connection_reader_give_the_same_snapshot(villages, tmp_
     Person.objects.filter(household__household_id="H00002").update(
         disability_grade=2, disability_type="physical", pension_insured=False
     )
+    # blank text: NULL where the contract allows it (sex), kept where it does not (employment)
+    Person.objects.filter(household__household_id="H00003").update(sex="", employment="")
+    monkeypatch.setattr(snapshot, "RANGE_ROWS", 2)  # many ranges, read by two workers
     bulk = write_snapshot(tmp_path / "bulk", monitored={"H00002"})
+    bulk_area = write_snapshot(tmp_path / "bulk_area", area_codes=["430224"], monitored=set())
     monkeypatch.setattr(snapshot, "adbc_uri", lambda: None)
     plain = write_snapshot(tmp_path / "plain", monitored={"H00002"})
-    for table in ("households", "persons", "incomes"):
-        a = pq.read_table(bulk.paths[table]).sort_by(
-            [(pq.read_schema(bulk.paths[table]).names[0], "ascending")]
-        )
-        b = pq.read_table(plain.paths[table]).sort_by(
-            [(pq.read_schema(plain.paths[table]).names[0], "ascending")]
-        )
-        assert a.equals(b), table
+    plain_area = write_snapshot(tmp_path / "plain_area", area_codes=["430224"], monitored=set())
+    for a_snap, b_snap in ((bulk, plain), (bulk_area, plain_area)):
+        for table in ("households", "persons", "incomes"):
+            a = pq.read_table(a_snap.paths[table])
+            b = pq.read_table(b_snap.paths[table])
+            key = [(a.schema.names[0], "ascending")]
+            assert a.schema == b.schema == snapshot.SCHEMAS[table], table
+            assert a.sort_by(key).equals(b.sort_by(key)), table
+    assert bulk.rows == {"households": 6, "persons": 12, "incomes": 6}
+    assert bulk_area.rows == {"households": 2, "persons": 6, "incomes": 2}
     hh = {r["household_id"]: r for r in pq.read_table(bulk.paths["households"]).to_pylist()}
     assert hh["H00000"]["housing_grade"] is None and hh["H00001"]["housing_grade"] == "C"
     assert hh["H00002"]["already_monitored"] is True
+    members = [
+        p for p in pq.read_table(bulk.paths["persons"]).to_pylist() if p["household_id"] == "H00003"
+    ]
+    assert members and all(p["sex"] is None and p["employment"] == "" for p in members)
+
+
+def test_snapshot_of_households_without_members_or_incomes(villages, tmp_path):
+    """Every table gets its file, empty ones too; persons find their household's natural id."""
+    hh = make_household(7, VILLAGES[0], members=2)
+    hh.incomes.all().delete()
+    Household.objects.create(household_id="H09999", village_id=VILLAGES[1], housing_grade="B")
+    snap = write_snapshot(tmp_path, monitored=set())
+    assert snap.rows == {"households": 2, "persons": 2, "incomes": 0}
+    assert pq.read_table(snap.paths["incomes"]).num_rows == 0
+    persons = pq.read_table(snap.paths["persons"]).to_pylist()
+    assert {p["household_id"] for p in persons} == {"H00007"}
+
+
+def test_a_run_rewrites_only_the_findings_whose_content_changed(small_registry, scripted_engine):
+    first = run_screen()
+    moved = Finding.objects.get(household__household_id="H00004", kind="warning")
+    other = Finding.objects.get(household__household_id="H00000", kind="warning")
+    assert moved.digest is not None
+    # written before digests existed: rewritten by the next run
+    Finding.objects.filter(pk=other.pk).update(message="old", digest=None)
+    Household.objects.filter(household_id="H00004").update(village_id=VILLAGES[2])
+    second = run_screen()
+    moved.refresh_from_db()
+    other.refresh_from_db()
+    assert (moved.village_code, moved.state, moved.first_run, moved.last_run) == (
+        VILLAGES[2],
+        "open",
+        first,
+        second,
+    )
+    assert moved.status_in(second) == "open"
+    assert other.message.startswith("触发规则 X-TEST") and other.digest is not None
+    assert second.counts["findings"] == {"staged": 16, "new": 0, "still_open": 16, "resolved": 0}
+    # the same results again: every finding still open, none rewritten
+    before = sorted(Finding.objects.values_list("key", "digest", "village_code", "explanations"))
+    Finding.objects.filter(pk=other.pk).update(message="kept")
+    third = run_screen()
+    assert (
+        sorted(Finding.objects.values_list("key", "digest", "village_code", "explanations"))
+        == before
+    )
+    assert Finding.objects.get(pk=other.pk).message == "kept"
+    assert set(Finding.objects.values_list("last_run_id", flat=True)) == {third.pk}
+    assert set(Finding.objects.values_list("first_run_id", flat=True)) == {first.pk}
+
+
+def test_findings_of_households_the_registry_lacks_are_left_out(
+    small_registry, scripted_engine, monkeypatch
+):
+    import pyarrow as pa
+
+    from safetynet.screening import runner
+
+    from .conftest import scripted_programme_checks
+
+    def checks(**kwargs):
+        table = scripted_programme_checks(**kwargs)
+        stray = table.set_column(1, "household_id", pa.array(["H99999"], pa.string()))
+        return pa.concat_tables([table, stray])
+
+    monkeypatch.setattr(runner, "programme_checks", checks)
+    run = run_screen()
+    assert run.counts["findings"] == {"staged": 17, "new": 16, "still_open": 0, "resolved": 0}
+    assert not Finding.objects.filter(key__contains="H99999").exists()
+    again = run_screen()
+    assert again.counts["findings"] == {"staged": 17, "new": 0, "still_open": 16, "resolved": 0}
+
+
+def test_many_findings_go_through_the_staging_table_in_parts(
+    small_registry, scripted_engine, monkeypatch
+):
+    """SQLite stages the findings written in full a part at a time; PostgreSQL in one COPY.
+    Either way, a churning run gives the same findings as storing it from scratch."""
+    monkeypatch.setattr(store, "SQLITE_PART_ROWS", 3)
+    monkeypatch.setattr(store, "BATCH_ROWS", 2)
+    monkeypatch.setattr(store, "ID_CHUNK", 2)
+    run_screen()
+    Household.objects.filter(household_id__in=["H00000", "H00008"]).update(housing_grade="A")
+    Household.objects.filter(household_id__in=["H00001", "H00005"]).update(housing_grade="D")
+    Household.objects.filter(household_id="H00004").update(village_id=VILLAGES[0])
+    second = run_screen()
+    assert second.counts["findings"] == {"staged": 16, "new": 2, "still_open": 14, "resolved": 2}
+    stored = sorted(
+        Finding.objects.filter(state="open").values_list(
+            "key", "village_code", "rules", "message", "explanations", "digest"
+        )
+    )
+    Finding.objects.all().delete()
+    third = run_screen()
+    assert third.counts["findings"]["new"] == 16
+    assert (
+        sorted(
+            Finding.objects.values_list(
+                "key", "village_code", "rules", "message", "explanations", "digest"
+            )
+        )
+        == stored
+    )
 
 
 def test_money_keeps_its_digits():

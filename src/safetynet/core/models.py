@@ -6,17 +6,24 @@ class AuditEvent(models.Model):
     """Append-only record of every change and every view of unmasked personal data.
 
     Rows are written by `safetynet.core.audit.record` and never updated or deleted.
+
+    Indexes serve the queries that read the trail: an object's history, e.g. a household's
+    timeline (object_type, object_id), and the changes since a time (`at`). An import writes
+    hundreds of thousands of rows and every index is maintained for each of them, so the
+    columns no query looks rows up by (action, area_code, object_id alone) have none.
     """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    actor_label = models.CharField(max_length=150, help_text="user name, or cli:<login> for commands")
-    action = models.CharField(max_length=40, db_index=True)
+    actor_label = models.CharField(
+        max_length=150, help_text="user name, or cli:<login> for commands"
+    )
+    action = models.CharField(max_length=40)
     object_type = models.CharField(max_length=60)
-    object_id = models.CharField(max_length=64, db_index=True)
-    area_code = models.CharField(max_length=12, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64)
+    area_code = models.CharField(max_length=12, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     note = models.TextField(blank=True)

@@ -5,15 +5,22 @@ tables against the contract, running the compiled steps in order, fetching the o
 normalising them to one Arrow schema, and wrapping failures with the step name and its SQL.
 A backend only knows how to register a table, create a (materialised) view, fetch a query as
 Arrow and clean up. Engines are injected objects, never subclasses of rules.
+
+Small runs (one household's assessment) can take the *prepared* path on DuckDB: the same
+compiled steps and outputs, planned once per plan and executed many times (`PreparedPlan`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +29,8 @@ import pyarrow as pa
 from safetynet.core.errors import SafetyNetError
 from safetynet.policy.catalogue import InputTable
 from safetynet.policy.compiler import Plan
+
+log = logging.getLogger(__name__)
 
 ARROW_TYPES = {
     "text": pa.string(),
@@ -118,6 +127,8 @@ class Results:
     plan: Plan
     engine: str
     timings: dict[str, float] = field(default_factory=dict)
+    prepared: bool = False  # evaluated on the prepared path (PreparedPlan), not step by step
+    evidence: pa.Table | None = None  # the plan's `evidence` output, when it has one
 
 
 class Backend(Protocol):
@@ -130,6 +141,8 @@ class Backend(Protocol):
     def create(self, conn: Any, name: str, sql: str, *, materialize: bool) -> None: ...
 
     def fetch(self, conn: Any, sql: str) -> pa.Table: ...
+
+    # optional: def drop(self, conn: Any, name: str) -> None — free a released stage early
 
     def close(self, conn: Any, names: list[str]) -> None: ...
 
@@ -154,10 +167,93 @@ class DuckDBBackend:
         if memory_limit:
             self._db.execute("SET memory_limit = ?", [memory_limit])
         self._lock = threading.Lock()
+        # Prepared plans (run_prepared) live in a database of their own, one thread per query:
+        # their inputs are a few rows and parallel operators would only add start-up costs.
+        self._prepared_db = None
+        self._prepared: OrderedDict[tuple, _PreparedEntry] = OrderedDict()
+        self._prepared_lock = threading.Lock()
 
     def session(self):
         with self._lock:
             return self._db.cursor()
+
+    def run_prepared(
+        self, plan: Plan, tables: Mapping[str, pa.Table]
+    ) -> dict[str, pa.Table] | None:
+        """The plan's outputs for small Arrow inputs, on a connection where the plan is prepared.
+
+        Returns None when the inputs are too large or not expressible, or the plan cannot be
+        prepared: the caller then runs the steps one by one. The first call for a plan and its
+        input schemas prepares it (about the cost of one step-by-step run); later calls only
+        execute. Each prepared connection serves one caller at a time.
+        """
+        if sum(t.num_rows for t in tables.values()) > PREPARED_MAX_ROWS:
+            return None
+        try:
+            args = PreparedPlan.arguments(tables)
+        except NotPreparable:
+            return None
+        key = (id(plan), tuple((name, t.schema) for name, t in tables.items()))
+        conn = None
+        with self._prepared_lock:
+            entry = self._prepared.get(key)
+            if entry is not None and entry.plan is not plan:  # pragma: no cover - id reuse
+                self._drop(key)
+                entry = None
+            if entry is None:
+                entry = self._prepared[key] = _PreparedEntry(plan)
+                while len(self._prepared) > PREPARED_PLANS:
+                    self._drop(next(iter(self._prepared)))
+            self._prepared.move_to_end(key)
+            if entry.unsupported:
+                return None
+            prepared = entry.idle.pop() if entry.idle else None
+            if prepared is None:
+                if self._prepared_db is None:
+                    import duckdb
+
+                    self._prepared_db = duckdb.connect(":memory:")
+                    self._prepared_db.execute("SET threads = 1")
+                conn = self._prepared_db.cursor()
+        if prepared is None:
+            try:
+                prepared = PreparedPlan(conn, plan, {n: t.schema for n, t in tables.items()})
+            except Exception as exc:  # noqa: BLE001 - any refusal means: run step by step
+                log.info("plan not prepared (%s); running its steps one by one", exc)
+                entry.unsupported = True
+                return None
+        try:
+            out = prepared.run(args)
+        except Exception:
+            prepared.close()
+            raise
+        self._release(key, prepared)
+        return out
+
+    @property
+    def prepared_plans(self) -> int:
+        """How many plans (with their input schemas) are kept prepared."""
+        with self._prepared_lock:
+            return sum(1 for e in self._prepared.values() if not e.unsupported)
+
+    def _release(self, key: tuple, prepared: PreparedPlan) -> None:
+        with self._prepared_lock:
+            entry = self._prepared.get(key)
+            if (
+                entry is not None
+                and entry.plan is prepared.plan
+                and len(entry.idle) < PREPARED_POOL
+            ):
+                entry.idle.append(prepared)
+                return
+        prepared.close()
+
+    def _drop(self, key: tuple) -> None:
+        """Forget a prepared plan (under the lock); connections in use close when released."""
+        entry = self._prepared.pop(key)
+        for prepared in entry.idle:
+            prepared.close()
+        entry.idle.clear()
 
     def register(self, conn, name, source, spec):
         if isinstance(source, pa.Table):
@@ -181,6 +277,9 @@ class DuckDBBackend:
     def fetch(self, conn, sql):
         return conn.sql(sql).to_arrow_table()
 
+    def drop(self, conn, name):
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+
     def close(self, conn, names):
         conn.close()
 
@@ -193,6 +292,167 @@ def _duck_type(typ: str) -> str:
         "date": "DATE",
         "money": "DECIMAL(18,2)",
     }[typ]
+
+
+# The prepared path: limits and the SQL types of the Arrow input columns it accepts.
+PREPARED_MAX_ROWS = 2_000  # input rows over all tables; larger runs go step by step
+PREPARED_PLANS = 16  # plans (with their input schemas) kept prepared, least recently used out
+PREPARED_POOL = 4  # idle prepared connections kept per plan (one per concurrent caller)
+_PREPARED_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+    pa.decimal128(18, 2): "DECIMAL(18,2)",
+}
+_SEQ = "sn_prepared_seq"
+
+
+class NotPreparable(Exception):
+    """A plan or an input the prepared path does not take; the steps run one by one instead."""
+
+
+@dataclass
+class _PreparedEntry:
+    plan: Plan  # held so that id(plan) in the key cannot be reused while the entry lives
+    idle: list[PreparedPlan] = field(default_factory=list)
+    unsupported: bool = False
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_value(value: Any) -> str:
+    """A SQL literal that DuckDB reads back as exactly `value` (after the cast to its type)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise NotPreparable(f"decimal {value}")
+        return format(value, "f")
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise NotPreparable("text with a NUL character")
+        return "'" + value.replace("'", "''") + "'"
+    raise NotPreparable(f"value of type {type(value).__name__}")
+
+
+def _struct_type(schema: pa.Schema) -> str:
+    fields = []
+    for f in schema:
+        sql_type = _PREPARED_TYPES.get(f.type)
+        if sql_type is None:
+            raise NotPreparable(f"column {f.name} of type {f.type}")
+        fields.append(f"{_quote(f.name)} {sql_type}")
+    return f"STRUCT({', '.join(fields)})[]"
+
+
+def _numbered(sql: str, dialect: str) -> str:
+    """An output query without its ORDER BY, numbering its rows in that order instead.
+
+    A list of rows carries no order, so the rows come back with their number and are sorted
+    by it. The query is otherwise the compiler's own text: the rewrite is refused unless
+    sqlglot reproduces that text exactly.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, dialect=dialect)
+    pretty = next(
+        (p for p in (True, False) if tree.sql(dialect=dialect, pretty=p) == sql.strip()), None
+    )
+    if not isinstance(tree, exp.Select) or pretty is None:
+        raise NotPreparable("output query not reproduced by the SQL parser")
+    order = tree.args.get("order")
+    tree.set("order", None)
+    window = (
+        exp.Window(this=exp.RowNumber(), order=order) if order else exp.Window(this=exp.RowNumber())
+    )
+    tree.select(exp.alias_(window, _SEQ), copy=False)
+    return tree.sql(dialect=dialect, pretty=pretty)
+
+
+class PreparedPlan:
+    """One compiled plan, planned once by DuckDB and executed many times.
+
+    DuckDB (2.0) re-binds and re-optimises a prepared statement on every execution when it
+    reads catalog tables, and planning the full catalogue costs far more than running it on
+    one household (docs/performance/assess.md). So the input
+    tables are *parameters* instead: lists of rows typed as the contract's columns, unnested
+    into CTEs of the input names. The compiled steps follow as CTEs of their step names
+    (materialised like the step-by-step path's tables) and the output queries as the last
+    CTEs; one row returns every output as a list of rows. The SQL of steps and outputs is the
+    plan's, unchanged, so results are the step-by-step path's.
+
+    A statement prepared this way holds no data and no statistics of any call: every call
+    passes its own rows. One instance serves one thread at a time.
+    """
+
+    def __init__(self, conn: Any, plan: Plan, schemas: Mapping[str, pa.Schema]):
+        """Prepare `plan` on `conn` (a DuckDB connection this instance then owns)."""
+        self.conn = conn
+        self.plan = plan
+        self.outputs = list(plan.outputs)
+        try:
+            self.sql = self.statement(plan, schemas)
+            self.conn.execute(f"PREPARE sn_plan AS {self.sql}")
+        except Exception:
+            self.close()
+            raise
+
+    @staticmethod
+    def statement(plan: Plan, schemas: Mapping[str, pa.Schema]) -> str:
+        """The one SELECT evaluating `plan`; parameter $i is the i-th input of `schemas`."""
+        if plan.dialect != "duckdb":
+            raise NotPreparable(f"dialect {plan.dialect}")
+        ctes = [
+            f"{_quote(name)} AS (SELECT unnest(${i}::{_struct_type(schema)}, recursive := true))"
+            for i, (name, schema) in enumerate(schemas.items(), 1)
+        ]
+        for step in plan.steps:
+            kind = "MATERIALIZED" if step.materialize else "NOT MATERIALIZED"
+            ctes.append(f"{_quote(step.name)} AS {kind} (\n{step.sql}\n)")
+        selects = []
+        for i, (rel, sql) in enumerate(plan.outputs.items()):
+            ctes.append(f"sn_prepared_out{i} AS (\n{_numbered(sql, plan.dialect)}\n)")
+            selects.append(f"(SELECT list(o) FROM sn_prepared_out{i} AS o) AS {_quote(rel)}")
+        return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(selects)
+
+    @staticmethod
+    def arguments(tables: Mapping[str, pa.Table]) -> list[str]:
+        """The EXECUTE arguments: each input table as a typed list-of-rows literal."""
+        args = []
+        for table in tables.values():
+            sql_type = _struct_type(table.schema)
+            columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+            rows = ", ".join(
+                "ROW(" + ", ".join(_sql_value(col[r]) for col in columns) + ")"
+                for r in range(table.num_rows)
+            )
+            args.append(f"[{rows}]::{sql_type}")
+        return args
+
+    def run(self, args: list[str]) -> dict[str, pa.Table]:
+        row = self.conn.sql(f"EXECUTE sn_plan({', '.join(args)})").to_arrow_table()
+        out = {}
+        for i, rel in enumerate(self.outputs):
+            rows = pa.Table.from_struct_array(row.column(i).combine_chunks().flatten())
+            out[rel] = rows.sort_by(_SEQ).drop_columns([_SEQ])
+        return out
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
 
 
 class SparkBackend:
@@ -280,6 +540,11 @@ class SparkBackend:
     def fetch(self, conn, sql):
         return conn.sql(sql).toArrow()
 
+    def drop(self, conn, name):
+        if conn.catalog.tableExists(name):
+            conn.table(name).unpersist()
+            conn.catalog.dropTempView(name)
+
     def close(self, conn, names):
         for name in reversed(names):
             conn.catalog.dropTempView(name)
@@ -305,7 +570,16 @@ class RuleEngine:
     def dialect(self) -> str:
         return self.backend.dialect
 
-    def run(self, plan: Plan, inputs: Mapping[str, InputSource]) -> Results:
+    def run(
+        self, plan: Plan, inputs: Mapping[str, InputSource], *, prepared: bool = False
+    ) -> Results:
+        """Run `plan` on `inputs` (Arrow tables or Parquet paths by input name).
+
+        `prepared=True` asks for the prepared path when the backend has one (DuckDB) and the
+        inputs are small Arrow tables: the same SQL, planned once per plan instead of on every
+        run. Any refusal or failure there falls back to running the steps one by one, which
+        also reports a failing step by name.
+        """
         if plan.dialect != self.dialect:
             raise EngineError(
                 f"计划是为 {plan.dialect} 编译的",
@@ -315,36 +589,49 @@ class RuleEngine:
             )
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        sources = self._sources(plan, inputs)
+        run_prepared = getattr(self.backend, "run_prepared", None)
+        if (
+            prepared
+            and run_prepared is not None
+            and all(isinstance(s, pa.Table) for s in sources.values())
+        ):
+            try:
+                tables = run_prepared(plan, sources)
+            except Exception as exc:  # noqa: BLE001 - the step-by-step run below tells what failed
+                log.debug("prepared run failed (%s); running the steps one by one", exc)
+                tables = None
+            if tables is not None:
+                out = {
+                    rel: _normalise(
+                        tables[rel], output_schema(plan.schemas[rel]), rel, self.dialect
+                    )
+                    for rel in plan.outputs
+                }
+                timings["total"] = time.perf_counter() - start
+                return Results(
+                    households=out["households"],
+                    persons=out["persons"],
+                    quality=out["quality"],
+                    plan=plan,
+                    engine=self.dialect,
+                    timings=timings,
+                    prepared=True,
+                    evidence=out.get("evidence"),
+                )
         conn = self.backend.session()
         created: list[str] = []
         try:
-            for name, spec in plan.inputs.items():
-                if name in plan.empty_inputs:
-                    continue  # compiled away: the plan never reads it
-                source = inputs.get(name)
-                if source is None:
-                    if not spec.optional:
-                        raise EngineError(
-                            f"缺少输入表 {name}",
-                            f"input table {name} is missing",
-                            step=f"input:{name}",
-                            engine=self.dialect,
-                        )
-                    source = input_schema(spec).empty_table()
-                if isinstance(source, pa.Table):
-                    source = conform(name, source, spec)
-                if (
-                    plan.binding.mode == "column"
-                    and name == "households"
-                    and (not isinstance(source, pa.Table) or "param_key" not in source.column_names)
-                ):
-                    raise EngineError(
-                        "按情景绑定参数时 households 需要 param_key 列",
-                        "households needs a param_key column for per-scenario parameters",
-                        step="input:households",
-                        engine=self.dialect,
-                    )
-                self._guard(f"input:{name}", None, self.backend.register, conn, name, source, spec)
+            for name, source in sources.items():
+                self._guard(
+                    f"input:{name}",
+                    None,
+                    self.backend.register,
+                    conn,
+                    name,
+                    source,
+                    plan.inputs[name],
+                )
                 created.append(name)
             timings["register"] = time.perf_counter() - start
             for step in plan.steps:
@@ -360,6 +647,10 @@ class RuleEngine:
                 )
                 timings[step.name] = time.perf_counter() - t
                 created.append(step.name)
+                # stages no later step or output reads: free their memory now, not at the end
+                drop = getattr(self.backend, "drop", None)
+                for name in step.release if drop is not None else ():
+                    self._guard(f"release:{name}", None, drop, conn, name)
             timings["steps"] = sum(v for k, v in timings.items() if k.startswith("sn_"))
             out = {}
             for rel, sql in plan.outputs.items():
@@ -375,12 +666,45 @@ class RuleEngine:
                 plan=plan,
                 engine=self.dialect,
                 timings=timings,
+                evidence=out.get("evidence"),
             )
         finally:
             try:
                 self.backend.close(conn, created)
             except Exception:  # noqa: BLE001 - cleanup must not hide the real error
                 pass
+
+    def _sources(self, plan: Plan, inputs: Mapping[str, InputSource]) -> dict[str, InputSource]:
+        """The input tables the plan reads, checked and typed against the contract."""
+        sources: dict[str, InputSource] = {}
+        for name, spec in plan.inputs.items():
+            if name in plan.empty_inputs:
+                continue  # compiled away: the plan never reads it
+            source = inputs.get(name)
+            if source is None:
+                if not spec.optional:
+                    raise EngineError(
+                        f"缺少输入表 {name}",
+                        f"input table {name} is missing",
+                        step=f"input:{name}",
+                        engine=self.dialect,
+                    )
+                source = input_schema(spec).empty_table()
+            if isinstance(source, pa.Table):
+                source = conform(name, source, spec)
+            if (
+                plan.binding.mode == "column"
+                and name == "households"
+                and (not isinstance(source, pa.Table) or "param_key" not in source.column_names)
+            ):
+                raise EngineError(
+                    "按情景绑定参数时 households 需要 param_key 列",
+                    "households needs a param_key column for per-scenario parameters",
+                    step="input:households",
+                    engine=self.dialect,
+                )
+            sources[name] = source
+        return sources
 
     def _guard(self, step: str, sql: str | None, fn, *args, **kwargs):
         try:

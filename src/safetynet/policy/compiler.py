@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -115,6 +116,8 @@ class Step:
     name: str
     sql: str
     materialize: bool = False
+    # earlier steps no later step or output reads once this one exists: an engine may drop them
+    release: tuple[str, ...] = ()
 
 
 @dataclass
@@ -175,6 +178,19 @@ def _date_literal(day: dt.date) -> exp.Expression:
     return _cast(exp.Literal.string(day.isoformat()), "DATE")
 
 
+def _lowest(typ: str) -> exp.Expression:
+    """The lowest value of a column type: what NULL sorts as under DESC NULLS LAST."""
+    if typ == "date":
+        return _date_literal(dt.date(1, 1, 1))
+    if typ == "bool":
+        return exp.false()
+    if typ in ("money", "decimal"):
+        return _cast(exp.Literal.number(-(10**15)), SQL_TYPES[typ])
+    if typ == "int":
+        return _cast(exp.Literal.number(-(2**31)), "BIGINT")
+    return exp.Literal.string("")
+
+
 @dataclass
 class _Frame:
     name: str
@@ -194,6 +210,9 @@ class _Compiler:
         isolate: bool = False,
         empty_inputs: frozenset[str] = frozenset(),
         as_of_column: bool = False,
+        ordered: bool = True,
+        evidence: bool = False,
+        explained: frozenset[str] | None = None,
     ):
         self.cat = catalogue
         self.binding = binding
@@ -209,6 +228,9 @@ class _Compiler:
         self.isolate = isolate
         self.empty_inputs = empty_inputs
         self.as_of_column = as_of_column
+        self.ordered = ordered
+        self.evidence = evidence
+        self.explained = explained
         self.as_of_columns = (
             sorted(as_of_values(binding.as_of, month_offsets(catalogue))) if as_of_column else []
         )
@@ -456,6 +478,8 @@ class _Compiler:
             for n in self._value_columns(grain):
                 use(n, self.END)
         for rule in self.cat.rules.values():
+            if self.evidence and rule.active and rule.kind == "monitoring":
+                use(rule.node, self.END)
             if rule.active and rule.kind == "quality":
                 use(rule.node, self.END)
                 for cond, _ in rule.messages:
@@ -545,6 +569,7 @@ class _Compiler:
             pending = []
             rendered_steps.append(Step(name=name, sql=self._sql(block, name), materialize=True))
         assert not pending, "every frame belongs to a materialised stage"
+        _mark_releases(rendered_steps, [hh.name, pp.name])
         rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
         return Plan(
             dialect=self.dialect,
@@ -759,11 +784,11 @@ class _Compiler:
                 new_cols.append(n)
                 continue
             match = agg.key_match.text if agg.key_match is not None else None
+            table_cols = self.cat.inputs[agg.source].all_columns()
+            isolated = self.isolate and "household_id" in table_cols
             if agg.fn == "latest":
                 gkey = ("latest", agg.group, agg.source, agg.key, agg.key_column, match)
             else:
-                table_cols = self.cat.inputs[agg.source].all_columns()
-                isolated = self.isolate and "household_id" in table_cols
                 gkey = ("agg", agg.source, agg.key, agg.key_column, match, isolated)
             groups.setdefault(gkey, []).append(n)
         for i, (gkey, members) in enumerate(groups.items()):
@@ -924,7 +949,9 @@ class _Compiler:
                     )
             return from_, joins, pairs, area, f_alias
 
-        if first.fn == "latest":
+        if first.fn == "latest" and first.rank == 1:
+            cte, pairs, key_names = self._latest_by_aggregate(first, members, source)
+        elif first.fn == "latest":
             from_, joins, pairs, area, f_alias = source(first.source, members)
             key_names = [f"k{i}" for i in range(len(pairs))]
             inner = exp.select(
@@ -1004,11 +1031,66 @@ class _Compiler:
             cte = cte.from_(_alias(exp.Subquery(this=union), "u", table=True), copy=False)
             if key_names:
                 cte = cte.group_by(*[exp.column(kn, table="u") for kn in key_names], copy=False)
+                # Keys whose every value is the default the frame fills in for a missing key
+                # (0, false, NULL) need not be joined: at region scale the hash table shrinks
+                # from every person with a record to the few the records say something about.
+                keep = None
+                for n in members:
+                    cond = self._not_default(self.nodes[n].agg.fn, f"v_{n}")
+                    keep = cond if keep is None else exp.Or(this=keep, expression=cond)
+                cte = cte.having(keep, copy=False)
         join_on = None
         for (_, te), kn in zip(pairs, key_names, strict=True):
             eq = exp.EQ(this=te, expression=exp.column(kn, table=a))
             join_on = eq if join_on is None else exp.And(this=join_on, expression=eq)
         return cte, join_on
+
+    def _latest_by_aggregate(self, first, members: list[str], source):
+        """`latest` (rank 1) as an aggregate: ARG_MAX of a struct of the wanted values by a
+        struct of the ordering columns, one GROUP BY — linear where a window partitioned by
+        person sorts. Ordering columns are coalesced to the lowest value of their type, so NULLs
+        lose as under ROW_NUMBER … DESC NULLS LAST, the same on both engines."""
+        from_, joins, pairs, area, f_alias = source(first.source, members)
+        key_names = [f"k{i}" for i in range(len(pairs))]
+        types = self.cat.inputs[first.source].all_columns()
+        values = []
+        for n in members:
+            self.current_node = n
+            values.append(
+                exp.PropertyEQ(
+                    this=exp.to_identifier(n),
+                    expression=self.render(self.nodes[n].agg.of.expr, f_alias, area),
+                )
+            )
+        order = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(
+                    this=exp.to_identifier(f"o{i}"),
+                    expression=exp.Coalesce(
+                        this=exp.column(c, table="f"), expressions=[_lowest(types.get(c, "text"))]
+                    ),
+                )
+                for i, c in enumerate(first.order_by)
+            ]
+        )
+        inner = exp.select(
+            *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)],
+            _alias(exp.ArgMax(this=exp.Struct(expressions=values), expression=order), "g"),
+        ).from_(from_, copy=False)
+        for target, on, kind in joins:
+            inner = inner.join(target, on=on, join_type=kind, copy=False)
+        if first.where is not None:
+            inner = inner.where(self.render(first.where.expr, f_alias, area), copy=False)
+        if key_names:
+            inner = inner.group_by(*[fe.copy() for fe, _ in pairs], copy=False)
+        cte = exp.select(*[exp.column(kn, table="y") for kn in key_names])
+        for n in members:
+            field = exp.Column(
+                this=exp.to_identifier(n), table=exp.to_identifier("g"), db=exp.to_identifier("y")
+            )
+            cte = cte.select(_alias(field, n), append=True, copy=False)
+        cte = cte.from_(_alias(exp.Subquery(this=inner), "y", table=True), copy=False)
+        return cte, pairs, key_names
 
     def _row_value(self, node: Node, alias, area) -> exp.Expression:
         """The per-record value an aggregate folds (NULL when the record does not count)."""
@@ -1027,6 +1109,17 @@ class _Compiler:
             return exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero)
         return exp.Case(ifs=[exp.If(this=where, true=of)]) if where is not None else of
 
+    def _not_default(self, fn: str, value: str) -> exp.Expression:
+        """The group's aggregate differs from what a missing group reads as."""
+        agg = self._aggregate_of(fn, exp.column(value, table="u"))
+        if fn == "count":
+            return exp.GT(this=agg, expression=exp.Literal.number(0))
+        if fn == "any":
+            return exp.EQ(this=agg, expression=exp.Literal.number(1))
+        if fn == "sum":
+            return exp.NEQ(this=agg, expression=exp.Literal.number(0))
+        return exp.Not(this=exp.Is(this=agg, expression=exp.Null()))
+
     @staticmethod
     def _aggregate_of(fn: str, column: exp.Expression) -> exp.Expression:
         return {"count": exp.Count, "any": exp.Max, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}[
@@ -1039,6 +1132,8 @@ class _Compiler:
         names: list[str] = []
         for rule in self.cat.rules.values():
             if not rule.active or rule.grain != grain or rule.kind == "quality":
+                continue
+            if self.explained is not None and rule.id not in self.explained:
                 continue
             names.append(rule.node)
             for ph in sorted(
@@ -1089,16 +1184,19 @@ class _Compiler:
                     join_type="left",
                     copy=False,
                 )
-                select = select.order_by(
-                    exp.column("household_id", table="t"),
-                    exp.column("id_number", table="t"),
-                    copy=False,
-                )
-            else:
+                if self.ordered:
+                    select = select.order_by(
+                        exp.column("household_id", table="t"),
+                        exp.column("id_number", table="t"),
+                        copy=False,
+                    )
+            elif self.ordered:
                 select = select.order_by(exp.column("household_id", table="t"), copy=False)
             outputs[rel] = select
             schemas[rel] = schema
         outputs["quality"], schemas["quality"] = self._quality(hh, pp, person_alias)
+        if self.evidence:
+            outputs["evidence"], schemas["evidence"] = self._evidence(hh, pp)
         return outputs, schemas
 
     def _quality(self, hh: _Frame, pp: _Frame, person_alias):
@@ -1130,7 +1228,9 @@ class _Compiler:
                 _alias(exp.Literal.string(rule.owner or ""), "owner"),
                 _alias(exp.Literal.string(rule.id), "rule"),
             ).from_(_alias(_table(pp.name if person else hh.name), "t", table=True), copy=False)
-            if person:
+            select = select.where(exp.column(rule.node, table=alias(rule.node)), copy=False)
+            reads_household = any(c.table == "h" for c in select.find_all(exp.Column))
+            if person and reads_household:
                 select = select.join(
                     _alias(_table(hh.name), "h", table=True),
                     on=exp.EQ(
@@ -1140,7 +1240,6 @@ class _Compiler:
                     join_type="left",
                     copy=False,
                 )
-            select = select.where(exp.column(rule.node, table=alias(rule.node)), copy=False)
             parts.append(select)
         schema = [
             ("check", "text"),
@@ -1162,18 +1261,176 @@ class _Compiler:
         union = parts[0]
         for p in parts[1:]:
             union = exp.union(union, p, distinct=False)
-        q = (
-            exp.select(exp.Star())
-            .from_(_alias(exp.Subquery(this=union), "q", table=True), copy=False)
-            .order_by(
+        q = exp.select(exp.Star()).from_(
+            _alias(exp.Subquery(this=union), "q", table=True), copy=False
+        )
+        if self.ordered:
+            q = q.order_by(
                 exp.column(check_id.copy(), table="q"),
                 exp.column("household_id", table="q"),
                 exp.column("id_number", table="q"),
                 exp.column("rule", table="q"),
                 copy=False,
             )
-        )
         return q, schema
+
+    # ------------------------------------------------------------------ evidence
+
+    def _feed_dependencies(self, name: str) -> list[str]:
+        """Department-record aggregates a node reads, directly or through other nodes."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for d in node_dependencies(self.nodes[stack.pop()]):
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        out = []
+        for d in sorted(seen):
+            agg = self.nodes[d].agg
+            if agg is None or agg.key != "default" or agg.source not in self.cat.inputs:
+                continue
+            if agg.source in self.empty_inputs:
+                continue
+            if "record_id" in self.cat.inputs[agg.source].all_columns():
+                out.append(d)
+        return out
+
+    def _evidence(self, hh: _Frame, pp: _Frame):
+        """Records behind each fired monitoring rule: one SELECT per rule and feature group.
+
+        A record counts when it passes the aggregate's own filter (and, for `any`, its
+        condition); for `latest` only the record the feature took. Person-level features are
+        reached through the household's members, household-level ones through household_id.
+        """
+        parts = []
+        schema = [("household_id", "text"), ("rule", "text"), ("record_id", "text")]
+        for rule in self.cat.rules.values():
+            if not rule.active or rule.kind != "monitoring" or rule.grain != HOUSEHOLD:
+                continue
+            self.current_node = rule.id
+            groups: dict[tuple, list[str]] = {}
+            for n in self._feed_dependencies(rule.node):
+                agg = self.nodes[n].agg
+                key = (agg.source, agg.group) if agg.fn == "latest" else (agg.source, n)
+                groups.setdefault(key, []).append(n)
+            for (table, _), names in groups.items():
+                parts.append(self._evidence_select(rule, table, names, hh, pp))
+        if not parts:
+            empty = exp.select(*[_alias(_cast(exp.Null(), "VARCHAR"), c) for c, _ in schema]).where(
+                exp.false(), copy=False
+            )
+            return empty, schema
+        union = parts[0]
+        for p in parts[1:]:
+            union = exp.union(union, p, distinct=False)
+        q = (
+            exp.select(
+                exp.column("household_id", table="e"),
+                exp.column("rule", table="e"),
+                exp.column("record_id", table="e"),
+            )
+            .distinct()
+            .from_(_alias(exp.Subquery(this=union), "e", table=True), copy=False)
+        )
+        if self.ordered:
+            q = q.order_by(
+                exp.column("household_id", table="e"),
+                exp.column("rule", table="e"),
+                exp.column("record_id", table="e"),
+                copy=False,
+            )
+        return q, schema
+
+    def _evidence_select(self, rule, table: str, names: list[str], hh: _Frame, pp: _Frame):
+        agg = self.nodes[names[0]].agg
+        node = self.nodes[names[0]]
+        area = exp.column("area_key", table="t")
+        f_alias = lambda _n: "f"  # noqa: E731
+        by_person = node.grain == PERSON
+        fired = exp.EQ(
+            this=exp.Coalesce(this=exp.column(rule.node, table="t"), expressions=[exp.false()]),
+            expression=exp.true(),
+        )
+        select = exp.select(
+            _alias(_cast(exp.column("household_id", table="t"), "VARCHAR"), "household_id"),
+            _alias(exp.Literal.string(rule.id), "rule"),
+            _alias(_cast(exp.column("record_id", table="f"), "VARCHAR"), "record_id"),
+        ).from_(_alias(_table(hh.name), "t", table=True), copy=False)
+        if by_person:
+            select = select.join(
+                _alias(_table(pp.name), "m", table=True),
+                on=exp.EQ(
+                    this=exp.column("household_id", table="m"),
+                    expression=exp.column("household_id", table="t"),
+                ),
+                join_type="inner",
+                copy=False,
+            )
+            key = exp.EQ(
+                this=exp.column("id_number", table="f"),
+                expression=exp.column("id_number", table="m"),
+            )
+        else:
+            key = exp.EQ(
+                this=exp.column("household_id", table="f"),
+                expression=exp.column("household_id", table="t"),
+            )
+        select = select.join(
+            _alias(_table(table), "f", table=True), on=key, join_type="inner", copy=False
+        )
+        conditions: list[exp.Expression] = [fired]
+        if agg.where is not None:
+            conditions.append(self.render(agg.where.expr, f_alias, area))
+        if agg.fn == "any" and agg.of is not None:
+            conditions.append(self.render(agg.of.expr, f_alias, area))
+        cond = conditions[0]
+        for c in conditions[1:]:
+            cond = exp.And(this=cond, expression=exp.Paren(this=c))
+        select = select.where(cond, copy=False)
+        if agg.fn != "latest":
+            return select
+        # the record the feature took: the same ordering, within the member (or household)
+        part = (
+            exp.column("id_number", table="f")
+            if by_person
+            else exp.column("household_id", table="f")
+        )
+        window = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[exp.column("household_id", table="t"), part],
+            order=exp.Order(
+                expressions=[
+                    exp.Ordered(this=exp.column(c, table="f"), desc=True, nulls_first=False)
+                    for c in agg.order_by
+                ]
+            ),
+        )
+        select = select.select(_alias(window, "rn"), append=True, copy=False)
+        return (
+            exp.select(
+                exp.column("household_id", table="x"),
+                exp.column("rule", table="x"),
+                exp.column("record_id", table="x"),
+            )
+            .from_(_alias(exp.Subquery(this=select), "x", table=True), copy=False)
+            .where(
+                exp.EQ(this=exp.column("rn", table="x"), expression=exp.Literal.number(agg.rank)),
+                copy=False,
+            )
+        )
+
+
+def _mark_releases(steps: list[Step], kept: list[str]) -> None:
+    """Set each step's `release`: the earlier results it is the last reader of."""
+    last: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        for earlier in steps[:i]:
+            if re.search(rf"\b{re.escape(earlier.name)}\b", step.sql):
+                last[earlier.name] = i
+    for name, i in last.items():
+        if name not in kept:
+            steps[i].release = (*steps[i].release, name)
 
 
 _PLAN_CACHE: dict[tuple, Plan] = {}
@@ -1188,6 +1445,9 @@ def compile_plan(
     isolate: bool = False,
     empty_inputs: frozenset[str] | set[str] = frozenset(),
     as_of_column: bool = False,
+    ordered: bool = True,
+    evidence: bool = False,
+    explained: frozenset[str] | set[str] | None = None,
     cache: bool = True,
 ) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
@@ -1198,12 +1458,22 @@ def compile_plan(
     the value over no rows (0, false or NULL) instead of a join; results are identical.
     `as_of_column=True` reads the as-of date (and D − n months) from household columns
     (`as_of_values`) instead of literals, so scenarios of different dates share one run.
+    `ordered=False` leaves the output relations unsorted (a caller that sorts them itself).
+    `evidence=True` adds the output `evidence`: for every fired monitoring rule of a household,
+    the department records (household_id, rule, record_id) behind the features it reads.
+    `explained` (rule IDs) limits the rule value columns of the outputs to those rules' values
+    (the rule's own column and its explanation placeholders); None keeps every rule's.
     """
+    explained = frozenset(explained) if explained is not None else None
     empty_inputs = frozenset(
         n for n in empty_inputs if n in catalogue.inputs and catalogue.inputs[n].optional
     )
     if dialect not in ("duckdb", "spark"):
         raise CompileError(f"不支持的方言 {dialect}", f"unsupported dialect {dialect}")
+    if evidence and (isolate or as_of_column):
+        raise CompileError(
+            "证据输出只用于区域筛查", "the evidence output is for region screens only"
+        )
     if as_of_column and binding.mode != "column":
         raise CompileError(
             "按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters"
@@ -1214,6 +1484,9 @@ def compile_plan(
         isolate,
         empty_inputs,
         as_of_column,
+        ordered,
+        evidence,
+        explained,
         binding.fingerprint() if not as_of_column else binding.fingerprint()[1:],
     )
     if cache and key in _PLAN_CACHE:
@@ -1225,6 +1498,9 @@ def compile_plan(
         isolate=isolate,
         empty_inputs=empty_inputs,
         as_of_column=as_of_column,
+        ordered=ordered,
+        evidence=evidence,
+        explained=explained,
     ).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:

@@ -1,19 +1,24 @@
-"""Set-based reads and writes for imports: chunked `IN` selects and `executemany` writes.
+"""Set-based reads and writes for imports: chunked `IN` selects, COPY and `executemany` writes.
 
 The ORM's `bulk_create` builds a model instance and prepares every field of every row in
 Python (and on SQLite sends 37 rows per statement); at 350,000 persons that alone takes longer
 than the whole import may. These helpers take the table and column names from the models'
-`_meta` and pass plain tuples to the database driver, one statement per chunk.
+`_meta` and hand whole Polars frames to the database: on PostgreSQL as CSV for COPY, written by
+Polars in native code (no Python work per row); on SQLite as plain tuples to `executemany`, one
+statement per chunk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from contextlib import contextmanager
 
 import polars as pl
 from django.db import connection
+
+from safetynet.core import audit
 
 CHUNK = 5000
 
@@ -33,22 +38,29 @@ def is_sqlite() -> bool:
 def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
     """Run `sql` (ending in `IN ({})`) for every chunk of `keys`; all rows.
 
-    On PostgreSQL the list goes as one array parameter (`= ANY(%s)`): a statement with
-    thousands of placeholders costs more to build on the client than to run. The driver's own
-    cursor is used: Django's debug wrapper would format every parameter for its query log.
+    On PostgreSQL a chunk of text keys goes as one parameter, a JSON array the server unpacks
+    (`= ANY(ARRAY(SELECT json_array_elements_text(…)))`): a statement with thousands of
+    placeholders costs more to build on the client than to run, and even an array parameter
+    is converted element by element in Python, where `json.dumps` of the list is one C call.
+    The driver's own cursor is used: Django's debug wrapper would format every parameter for
+    its query log.
     """
     keys = list(dict.fromkeys(keys))
     rows: list[tuple] = []
     postgres = connection.vendor == "postgresql"
+    as_json = postgres and set(map(type, keys)) <= {str}
     if postgres:
-        sql = sql.replace(" IN ({})", " = ANY(%s)")
+        unpack = "ARRAY(SELECT json_array_elements_text(%s::json))" if as_json else "%s"
+        sql = sql.replace(" IN ({})", f" = ANY({unpack})")
         chunk = max(chunk, 50_000)
     connection.ensure_connection()
     cursor = connection.connection.cursor()
     try:
         for i in range(0, len(keys), chunk):
             part = keys[i : i + chunk]
-            if postgres:
+            if as_json:
+                cursor.execute(sql, [json.dumps(part, ensure_ascii=False)])
+            elif postgres:
                 cursor.execute(sql, [part])
             else:
                 cursor.execute(sql.format(", ".join(["?"] * len(part))), part)
@@ -59,7 +71,7 @@ def select_in(sql: str, keys: Sequence, chunk: int = CHUNK) -> list[tuple]:
 
 
 def copy_rows(table: str, columns: list[str], rows) -> None:
-    """PostgreSQL COPY of tuples into `table` (quoted name) — the fast way in."""
+    """PostgreSQL COPY of tuples into `table` (quoted name)."""
     connection.ensure_connection()
     raw = connection.connection.cursor()
     try:
@@ -94,6 +106,11 @@ def now_value() -> object:
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
+def now_text() -> str:
+    """The current time as text the database stores in a timestamp column."""
+    return str(now_value())
+
+
 def db_ready(df: pl.DataFrame) -> pl.DataFrame:
     """Values the driver takes as they are: on SQLite dates become ISO text."""
     if not is_sqlite():
@@ -107,15 +124,13 @@ def db_ready(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def reserve_ids(model, n: int) -> list[int]:
-    """`n` new primary keys for `model`, for rows inserted with explicit ids.
+def reserve_ids(model, n: int) -> int:
+    """The first of `n` new consecutive primary keys for `model`, for rows with explicit ids.
 
     PostgreSQL: one block from the table's sequence, under a table lock. SQLite: after the
     current maximum; the import's transaction holds SQLite's write lock (IMMEDIATE mode), so
     nobody else can take them, and AUTOINCREMENT's counter follows explicit ids.
     """
-    if n == 0:
-        return []
     table = model._meta.db_table
     pk = model._meta.pk.column
     with connection.cursor() as cursor:
@@ -127,30 +142,31 @@ def reserve_ids(model, n: int) -> list[int]:
             sequence = cursor.fetchone()[0]
             cursor.execute("SELECT nextval(%s)", [sequence])
             low = cursor.fetchone()[0]
-            cursor.execute("SELECT setval(%s, %s)", [sequence, low + n - 1])
-            return list(range(low, low + n))
+            if n > 1:
+                cursor.execute("SELECT setval(%s, %s)", [sequence, low + n - 1])
+            return low
         # AUTOINCREMENT never reuses a key, even of a deleted row: start past its counter too.
         cursor.execute(
             f"SELECT MAX(COALESCE((SELECT MAX({q(pk)}) FROM {q(table)}), 0), "
             "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
             [table],
         )
-        start = cursor.fetchone()[0] + 1
-    return list(range(start, start + n))
+        return cursor.fetchone()[0] + 1
 
 
-def insert(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:
-    """INSERT rows (tuples in `columns` order, model field names): COPY or executemany."""
-    names = [column(model, c) for c in columns]
-    if connection.vendor == "postgresql":
-        copy_rows(q(model._meta.db_table), names, rows)
-        return
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        q(model._meta.db_table), ", ".join(q(n) for n in names), ", ".join(["%s"] * len(names))
-    )
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), chunk):
-            cursor.executemany(sql, rows[i : i + chunk])
+def rows_job(model, df: pl.DataFrame | pl.LazyFrame) -> tuple[str, pl.LazyFrame]:
+    """(quoted table, frame) for `audit.insert_frames`, from a frame of model field names.
+
+    Values as the database takes them (`db_ready`; timestamps as `now_text`, money as text).
+    """
+    df = df.lazy()
+    names = df.collect_schema().names()
+    return q(model._meta.db_table), df.rename({n: column(model, n) for n in names})
+
+
+def insert(model, df: pl.DataFrame) -> None:
+    """INSERT the rows of a frame whose columns are model field names: COPY or executemany."""
+    audit.insert_frames([rows_job(model, df)])
 
 
 def update(model, columns: list[str], rows: list[tuple], chunk: int = CHUNK) -> None:

@@ -4,10 +4,14 @@ All or nothing: every row is checked first, column by column with Polars (no Pyt
 cell); any error → nothing is written and an error report is produced (the same files with an
 `errors` column). With `valid_only` the good rows go in and the report still lists the rest.
 
-Writes are set-based: existing rows are fetched by natural key, one query per chunk; new rows
-go in with `bulk_create`, changed rows with an upsert on the natural key (`bulk_create` with
-`update_conflicts`), unchanged rows are not touched; one audit row per created or changed row,
-written with `audit.bulk_record`. An identical re-import writes nothing, not even audit rows.
+Writes are set-based: existing rows are fetched by natural key, one query per chunk, and every
+table's writes are planned before any is made (primary keys of new rows reserved up front, so
+nothing is read back). New rows and their audit rows (one per row, its values as JSON built by
+Polars) then go in as frames in one `audit.insert_frames` run: COPY on PostgreSQL, with no
+Python work per row and the client preparing chunks while the server stores the previous ones;
+`executemany` on SQLite. Changed rows are updated by primary key (`bulk.update`) and audited
+with their before/after values; unchanged rows are not touched. An identical re-import writes
+nothing, not even audit rows.
 """
 
 from __future__ import annotations
@@ -544,9 +548,6 @@ class _Check:
 # --- writing -----------------------------------------------------------------------------------
 
 
-# --- writing -----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Table:
     """How one table is stored: natural key, fields compared, FK columns, SQL to read it."""
@@ -620,8 +621,40 @@ def _read_old(table: _Table, keys: list) -> pl.DataFrame:
     return bulk.frame(bulk.select_in(sql, keys), schema)
 
 
-def _household_info(hids: list[str]) -> pl.DataFrame:
-    """household_id -> (pk, village code), from the database."""
+@dataclass
+class _Plan:
+    """What the write does to one table: rows to create (primary keys reserved) and to update."""
+
+    table: _Table
+    counts: TableCounts
+    matched: pl.DataFrame  # stored rows named in the file (`id`: their primary key)
+    created: pl.DataFrame  # new rows (`id`: the reserved primary key)
+    updated: pl.DataFrame  # changed rows, with `__old` values and `chg__` flags
+    rows: pl.DataFrame | None = None  # created rows as the table takes them
+    audit: pl.LazyFrame | None = None  # their audit rows: (id, area, before, after JSON)
+
+
+def _household_info(hids: list[str], households: _Plan) -> pl.DataFrame:
+    """household_id -> (pk, village code) as they are once the households are written.
+
+    The file's households from the plan (stored or reserved key, the file's village), so
+    nothing has to be read back; the others (persons and incomes of households only in the
+    registry) from the database.
+    """
+    schema = {"household_id": pl.String, "_hpk": pl.Int64, "_village": pl.String}
+    known = pl.concat(
+        [
+            df.select(
+                "household_id",
+                pl.col("id").cast(pl.Int64).alias("_hpk"),
+                pl.col("village_code").alias("_village"),
+            )
+            for df in (households.matched, households.created)
+        ]
+    )
+    rest = sorted(set(hids) - set(known["household_id"].to_list()))
+    if not rest:
+        return known
     sql = "SELECT {}, {}, {} FROM {} WHERE {} IN ({{}})".format(
         bulk.q("household_id"),
         bulk.q("id"),
@@ -629,11 +662,13 @@ def _household_info(hids: list[str]) -> pl.DataFrame:
         bulk.q(Household._meta.db_table),
         bulk.q("household_id"),
     )
-    rows = bulk.select_in(sql, hids)
-    return bulk.frame(rows, {"household_id": pl.String, "_hpk": pl.Int64, "_village": pl.String})
+    return pl.concat([known, bulk.frame(bulk.select_in(sql, rest), schema)])
 
 
 class _Writer:
+    """Plans the writes of every table first (reads, comparisons, reserved keys), then writes
+    all new rows and their audit rows in one `audit.insert_frames` run, then the changes."""
+
     def __init__(self, *, actor, note: str, progress: Progress | None):
         self.actor = actor
         self.note = note
@@ -643,15 +678,14 @@ class _Writer:
         if self.progress:
             self.progress(stage, done, total)
 
-    def write(self, table: _Table, new: pl.DataFrame, old: pl.DataFrame) -> TableCounts:
-        """Insert new keys, update changed rows, leave the rest; audit what was written.
+    def plan(self, table: _Table, new: pl.DataFrame, old: pl.DataFrame) -> _Plan:
+        """Compare the file's rows with the stored ones: what to create, update, leave.
 
         `new` holds key, fields (money as cents), `_area` (village code for the audit) and, for
         tables under a household, `_hpk` (the household's primary key).
         """
         model, key, fields = table.model, list(table.key), list(table.fields)
-        kinds = _kinds(table.kind)
-        money = [f for f in fields if kinds[f] == "cents"]
+        money = self._money(table)
         old = old.rename({f: f"{f}__old" for f in fields})
         joined = new.join(old, on=key, how="left", coalesce=True)
         created = joined.filter(pl.col("id").is_null())
@@ -666,85 +700,124 @@ class _Writer:
             updated=updated.height,
             unchanged=matched.height - updated.height,
         )
-        total = created.height + updated.height
-        self.tick(table.kind, 0, total)
-        now = bulk.now_value()
-
-        # Values as the database takes them: FK primary keys, money as decimal text.
-        def db_columns(df: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
-            names, exprs = [], []
-            for name in (*key, *fields):
-                target = table.db_names.get(name, name)
-                if table.kind != "households" and name == "household_id":
-                    if target in names:
-                        continue
-                    names.append(target)
-                    exprs.append(pl.col("_hpk").alias(target))
-                elif name in money:
-                    names.append(target)
-                    exprs.append(_money_text(pl.col(name)).alias(target))
-                else:
-                    names.append(target)
-                    exprs.append(pl.col(name).alias(target))
-            return names, bulk.db_ready(df.select(exprs))
-
+        plan = _Plan(table, counts, matched, created, updated)
         if created.height:
-            names, values = db_columns(created)
+            # Primary keys are reserved up front, so nothing has to be read back: persons and
+            # incomes get their household's key, audit rows their object's.
+            low = bulk.reserve_ids(model, created.height)
+            ids = pl.int_range(low, low + created.height, dtype=pl.Int64, eager=True)
+            plan.created = created = created.with_columns(ids.alias("id"))
             # A raw INSERT gets no model defaults: version 1 and the timestamps are set here.
-            if table.kind == "incomes":  # no created_at column
-                extra, tail = ["version", "updated_at"], (1, now)
-            else:
-                extra, tail = ["version", "updated_at", "created_at"], (1, now, now)
-            # Primary keys are reserved up front, so nothing has to be read back for the audit.
-            pks = bulk.reserve_ids(model, created.height)
-            rows = [(pk, *r, *tail) for pk, r in zip(pks, values.rows(), strict=True)]
-            bulk.insert(model, ["id", *names, *extra], rows)
-            self.tick(table.kind, created.height, total)
-            ids = created.drop("id").with_columns(pl.Series("id", pks, dtype=pl.Int64))
-            after = _json_column([*key, *fields], money)
-            audit.bulk_insert(
-                actor=self.actor,
-                action="create",
-                object_type=model._meta.label_lower,
-                rows=(
-                    (pk, area_code, None, text)
-                    for pk, area_code, text in ids.select("id", "_area", after).iter_rows()
-                ),
-                note=self.note,
+            stamps = ["updated_at"] if table.kind == "incomes" else ["updated_at", "created_at"]
+            stamp = bulk.now_text()
+            _, values = self._db_columns(table, created)
+            plan.rows = values.select(
+                created["id"],
+                pl.all(),
+                pl.lit(1, pl.Int64).alias("version"),
+                *[pl.lit(stamp).alias(c) for c in stamps],
             )
-        if updated.height:
-            names, values = db_columns(updated)
-            versions = updated["version"] + 1
-            rows = [
-                (*r, v, now, pk)
-                for r, v, pk in zip(
-                    values.rows(), versions.to_list(), updated["id"].to_list(), strict=True
-                )
-            ]
-            bulk.update(model, names + ["version", "updated_at"], rows)
-            audit_rows = []
-            cols = [
+            plan.audit = created.lazy().select(
                 "id",
                 "_area",
-                *fields,
-                *[f"{f}__old" for f in fields],
-                *[f"chg__{f}" for f in fields],
-            ]
-            n = len(fields)
-            for pk, area_code, *vals in updated.select(cols).iter_rows():
-                after_vals, before_vals, changed = vals[:n], vals[n : 2 * n], vals[2 * n :]
-                before = {f: b for f, b, c in zip(fields, before_vals, changed, strict=True) if c}
-                after = {f: a for f, a, c in zip(fields, after_vals, changed, strict=True) if c}
-                audit_rows.append((pk, area_code, _json(before, money), _json(after, money)))
-            audit.bulk_insert(
-                actor=self.actor,
-                action="update",
-                object_type=model._meta.label_lower,
-                rows=audit_rows,
-                note=self.note,
+                pl.lit(None, pl.String).alias("before"),
+                _json_column([*key, *fields], money),
             )
-            self.tick(table.kind, total, total)
-        return counts
+        return plan
+
+    def apply(self, plans: list[_Plan]) -> None:
+        """Write the plans: new rows and their audit rows, then the changed rows and theirs."""
+        jobs, kinds = [], []
+        for plan in plans:
+            self.tick(plan.table.kind, 0, plan.counts.created + plan.counts.updated)
+            if plan.rows is None:
+                continue
+            model = plan.table.model
+            jobs.append(bulk.rows_job(model, plan.rows))
+            jobs.append(
+                audit.bulk_frame(
+                    actor=self.actor,
+                    action="create",
+                    object_type=model._meta.label_lower,
+                    rows=plan.audit,
+                    note=self.note,
+                )
+            )
+            kinds += [None, plan]
+
+        def done(i: int) -> None:
+            plan = kinds[i]
+            if plan is not None:  # its audit rows are written
+                total = plan.counts.created + plan.counts.updated
+                self.tick(plan.table.kind, plan.counts.created, total)
+
+        audit.insert_frames(jobs, done=done)
+        for plan in plans:
+            if plan.updated.height:
+                self._update(plan)
+            total = plan.counts.created + plan.counts.updated
+            self.tick(plan.table.kind, total, total)
+
+    def _update(self, plan: _Plan) -> None:
+        table, updated = plan.table, plan.updated
+        model, fields = table.model, list(table.fields)
+        money = self._money(table)
+        now = bulk.now_value()
+        names, values = self._db_columns(table, updated)
+        versions = updated["version"] + 1
+        rows = [
+            (*r, v, now, pk)
+            for r, v, pk in zip(
+                values.rows(), versions.to_list(), updated["id"].to_list(), strict=True
+            )
+        ]
+        bulk.update(model, names + ["version", "updated_at"], rows)
+        audit_rows = []
+        cols = [
+            "id",
+            "_area",
+            *fields,
+            *[f"{f}__old" for f in fields],
+            *[f"chg__{f}" for f in fields],
+        ]
+        n = len(fields)
+        for pk, area_code, *vals in updated.select(cols).iter_rows():
+            after_vals, before_vals, changed = vals[:n], vals[n : 2 * n], vals[2 * n :]
+            before = {f: b for f, b, c in zip(fields, before_vals, changed, strict=True) if c}
+            after = {f: a for f, a, c in zip(fields, after_vals, changed, strict=True) if c}
+            audit_rows.append((pk, area_code, _json(before, money), _json(after, money)))
+        audit.bulk_insert(
+            actor=self.actor,
+            action="update",
+            object_type=model._meta.label_lower,
+            rows=audit_rows,
+            note=self.note,
+        )
+
+    @staticmethod
+    def _money(table: _Table) -> list[str]:
+        kinds = _kinds(table.kind)
+        return [f for f in table.fields if kinds[f] == "cents"]
+
+    @classmethod
+    def _db_columns(cls, table: _Table, df: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
+        """Values as the database takes them: FK primary keys, money as decimal text."""
+        money = cls._money(table)
+        names, exprs = [], []
+        for name in (*table.key, *table.fields):
+            target = table.db_names.get(name, name)
+            if table.kind != "households" and name == "household_id":
+                if target in names:
+                    continue
+                names.append(target)
+                exprs.append(pl.col("_hpk").alias(target))
+            elif name in money:
+                names.append(target)
+                exprs.append(_money_text(pl.col(name)).alias(target))
+            else:
+                names.append(target)
+                exprs.append(pl.col(name).alias(target))
+        return names, bulk.db_ready(df.select(exprs))
 
 
 def _json_column(names: list[str], money: list[str]) -> pl.Expr:
@@ -789,23 +862,23 @@ def _prepare(check: _Check, kind: str) -> pl.DataFrame:
 
 
 def _write(check: _Check, writer: _Writer, result: ImportResult) -> None:
-    # households
     h = _prepare(check, "households")
     h = h.with_columns(pl.col("village_code").alias("_area"))
-    old = _read_old(HOUSEHOLDS, h["household_id"].to_list())
-    result.counts["households"] = writer.write(HOUSEHOLDS, h, old)
+    households = writer.plan(HOUSEHOLDS, h, _read_old(HOUSEHOLDS, h["household_id"].to_list()))
 
     # persons and incomes hang on their household's primary key
     p = _prepare(check, "persons")
     i = _prepare(check, "incomes")
     hids = sorted(set(p["household_id"].to_list()) | set(i["household_id"].to_list()))
-    info = _household_info(hids)
+    info = _household_info(hids, households)
     p = p.join(info, on="household_id", how="left").rename({"_village": "_area"})
-    result.counts["persons"] = writer.write(PERSONS, p, check.old_persons())
-
+    persons = writer.plan(PERSONS, p, check.old_persons())
     i = i.join(info, on="household_id", how="left").rename({"_village": "_area"})
-    old = _read_old(INCOMES, hids)
-    result.counts["incomes"] = writer.write(INCOMES, i, old)
+    incomes = writer.plan(INCOMES, i, _read_old(INCOMES, hids))
+
+    writer.apply([households, persons, incomes])
+    for kind, plan in zip(KINDS, (households, persons, incomes), strict=True):
+        result.counts[kind] = plan.counts
 
 
 def import_registry(

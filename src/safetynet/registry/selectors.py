@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q, QuerySet
 
 from safetynet.areas.models import Area
@@ -11,6 +13,8 @@ from safetynet.core.errors import NotFound
 
 from .models import Household, Income, Person
 
+ID_NUMBER_RE = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
+HOUSEHOLD_ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 RELATION_ORDER = [
     "head",
     "spouse",
@@ -24,24 +28,45 @@ RELATION_ORDER = [
 ]
 
 
-def household_search(*, user, q: str, limit: int = 50) -> QuerySet[Household]:
-    """Households in the user's scope matching a household number, a member's name or ID number.
-
-    A household number matches exactly or as a prefix; a name as a substring; an ID number in
-    any accepted spelling (15 digits, lower-case x), exactly.
-    """
-    q = (q or "").strip()
-    qs = scoped(user, Household.objects.select_related("village"))
+def classify_query(q: str) -> str:
+    """What a search text looks like: 'id_number', 'household_id', 'name' or '' (empty)."""
+    q = q.strip()
     if not q:
-        return qs.none()
-    condition = (
-        Q(household_id__iexact=q) | Q(household_id__istartswith=q) | Q(members__name__contains=q)
-    )
-    normalized = idnumber.normalize(q)
-    if normalized:
-        condition |= Q(members__id_number=normalized)
-    ids = scoped(user, Household.objects.filter(condition)).values("pk").distinct()
-    return qs.filter(pk__in=ids).order_by("household_id")[:limit]
+        return ""
+    if ID_NUMBER_RE.match(q):
+        return "id_number"
+    if HOUSEHOLD_ID_RE.match(q):
+        return "household_id"
+    return "name"
+
+
+def household_search(*, user, q: str) -> QuerySet[Household]:
+    """Households in the user's scope matching a household number, an ID number or a name.
+
+    A household number matches as a prefix (any case); an ID number exactly, in any accepted
+    spelling (18 characters, lower-case x, or a legacy 15-digit number upgraded to 18); a name
+    of a member from its start, else anywhere in it. Digits shaped like an ID number that begin
+    household numbers are taken as a household number. An empty query lists every household
+    in scope. Ordered by household number; callers page or slice.
+    """
+    q = (q or "").strip()[:50]
+    qs = scoped(user, Household.objects.select_related("village"))
+    kind = classify_query(q)
+    if kind == "id_number" and qs.filter(household_id__startswith=q).exists():
+        kind = "household_id"
+    if kind == "id_number":
+        members = Person.objects.filter(id_number=idnumber.normalize(q) or q.upper())
+        qs = qs.filter(pk__in=members.values("household_id"))
+    elif kind == "household_id":
+        qs = qs.filter(Q(household_id__startswith=q) | Q(household_id__startswith=q.upper()))
+    elif kind == "name":
+        # Names from their beginning first (an index range scan); anywhere in the name only
+        # when nothing starts with the text (e.g. a given name such as 秀英).
+        members = scoped(user, Person.objects.filter(name__startswith=q))
+        if not members.exists():
+            members = scoped(user, Person.objects.filter(name__contains=q))
+        qs = qs.filter(pk__in=members.values("household_id"))
+    return qs.order_by("household_id")
 
 
 def household_profile(*, user, household_id: str) -> dict:

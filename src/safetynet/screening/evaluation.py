@@ -145,10 +145,25 @@ def screen_engine(name: str):
     conf = duckdb_settings()
     key = (name, conf["memory_limit"], conf["threads"])
     if key not in _SCREEN_ENGINES:
-        _SCREEN_ENGINES[key] = RuleEngine(
-            ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
-        )
+        backend = ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
+        # Row order inside a stage means nothing to the screen (it sorts its results): letting
+        # DuckDB drop it saves memory on region-sized stages.
+        backend.session().execute("SET GLOBAL preserve_insertion_order = false")
+        _SCREEN_ENGINES[key] = RuleEngine(backend)
     return _SCREEN_ENGINES[key]
+
+
+def spark_screen_engine(name: str):
+    """Spark for a region: the process's Spark engine (its session, or one injected by tests),
+    switched to whole-stage code generation and adaptive execution for the run — the settings
+    for one household (interpreted expressions, no AQE) cost minutes on a region."""
+    from safetynet.engine.adapters import RuleEngine, SparkBackend, get_engine
+
+    base = get_engine(name)
+    backend = base.backend
+    if not isinstance(backend, SparkBackend):
+        return base
+    return RuleEngine(SparkBackend(session=backend.session(), small=False))
 
 
 DUCKDB_TYPES = {
@@ -166,7 +181,7 @@ def _sql_text(value: str) -> str:
 
 def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepared:
     try:
-        from safetynet.engine.adapters import get_engine
+        from safetynet.engine import adapters as _adapters  # noqa: F401 - is the engine there
         from safetynet.engine.assess import override_entries
         from safetynet.policy.catalogue import default_catalogue
         from safetynet.policy.compiler import compile_plan
@@ -181,14 +196,23 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     catalogue = default_catalogue()
     overrides = override_entries(catalogue)
     binding = bind_areas(catalogue.params, as_of, extra=overrides)
-    rule_engine = screen_engine(engine) if engine == "duckdb" else get_engine(engine)
+    rule_engine = screen_engine(engine) if engine == "duckdb" else spark_screen_engine(engine)
     feeds = feed_sources()
     extra_inputs: dict[str, object] = dict(feeds)
     if "area_codes" in catalogue.inputs:
         extra_inputs["area_codes"] = known_area_codes()
     # Compiled without `empty_inputs`, so the plan (and its fingerprint) does not depend on
     # which department feeds happen to hold records: missing feeds are empty tables.
-    plan = compile_plan(catalogue, binding, dialect=rule_engine.dialect)
+    # Unordered outputs: the screen sorts its results itself (`ScreenResults.sorted`).
+    explainer = SetExplainer(catalogue, binding)
+    plan = compile_plan(
+        catalogue,
+        binding,
+        dialect=rule_engine.dialect,
+        ordered=False,
+        evidence=True,
+        explained=frozenset(r.id for r in explainer.rules),
+    )
     digest = hashlib.sha256(plan.script().encode()).hexdigest()
     parameters = _plain(
         {
@@ -207,7 +231,7 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         started = time.perf_counter()
         res = rule_engine.run(plan, inputs)
         engine_seconds = time.perf_counter() - started
-        results = engine_results(res, explain=SetExplainer(catalogue, binding))
+        results = engine_results(res, explain=explainer)
         results.timings = {
             "engine": round(engine_seconds, 3),
             "explain": round(time.perf_counter() - started - engine_seconds, 3),
@@ -248,15 +272,42 @@ def engine_results(res, *, explain) -> ScreenResults:
         }
     )
     quality = _split_messages(res.quality)
+    explanations = (
+        explain(hh, rules, persons)
+        if getattr(explain, "set_based", False)
+        else _explanations(hh, rules, persons, explain)
+    )
     return ScreenResults.from_tables(
         households=households,
         tekun=tekun,
         single_person=single_person,
         quality=quality,
-        explanations=explain(hh, rules, persons)
-        if getattr(explain, "set_based", False)
-        else _explanations(hh, rules, persons, explain),
+        explanations=with_evidence(explanations, getattr(res, "evidence", None)),
     )
+
+
+def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table:
+    """Each explanation of a fired rule gets the department record ids behind that rule."""
+    if evidence is None or explanations.num_rows == 0:
+        return explanations
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        con.register(
+            "x",
+            explanations.drop_columns([c for c in ("evidence",) if c in explanations.column_names]),
+        )
+        con.register("ev", evidence)
+        return con.sql(
+            """SELECT x.*, coalesce(e.records, []::VARCHAR[]) AS evidence
+               FROM x LEFT JOIN (
+                   SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records
+                   FROM ev WHERE record_id IS NOT NULL GROUP BY household_id, rule
+               ) e ON e.household_id = x.household_id AND e.rule = x.rule
+               ORDER BY x.household_id, x.rule, x.id_number"""
+        ).to_arrow_table()
+    finally:
+        con.close()
 
 
 def _lists(column: pa.ChunkedArray) -> pa.Array:

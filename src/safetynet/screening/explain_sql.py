@@ -128,9 +128,14 @@ class SetExplainer:
                 [f"p.{_ident(c)}" for c in persons.column_names]
                 + [f"h.{_ident(c)}" for c in hh.column_names if c not in p_cols]
             )
+            # Members of warned households are joined only when a person-level rule needs them.
+            person_rules = any(r.grain != "household" for r in self.rules)
             con.execute(
                 f"CREATE TEMP TABLE hp AS SELECT {select_p} FROM pp_all p JOIN hh h "
                 "USING (household_id) WHERE coalesce(p.active, false)"
+                if "household_id" in p_cols and person_rules
+                else f"CREATE TEMP TABLE hp AS SELECT {select_p} FROM pp_all p JOIN hh h "
+                "USING (household_id) WHERE false"
                 if "household_id" in p_cols
                 else "CREATE TEMP TABLE hp AS SELECT * FROM hh WHERE false"
             )

@@ -71,8 +71,9 @@ class Finding(models.Model):
     key = models.CharField(max_length=120, unique=True, help_text="kind:check:household:id_number")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     check_id = models.CharField(max_length=20, blank=True, help_text="quality check ID (Q-*)")
+    # no index of its own: the (household, kind) index below serves every lookup by household
     household = models.ForeignKey(
-        "registry.Household", on_delete=models.PROTECT, related_name="findings"
+        "registry.Household", on_delete=models.PROTECT, related_name="findings", db_index=False
     )
     village_code = models.CharField(max_length=12, db_index=True)
     id_number = models.CharField(max_length=18, blank=True)
@@ -84,6 +85,12 @@ class Finding(models.Model):
     message = models.TextField(blank=True)
     explanations = models.JSONField(default=list, blank=True)
     evidence = models.JSONField(default=list, blank=True, help_text="department record ids")
+    digest = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="hash of the stored content (village to evidence): a run rewrites a finding "
+        "only when it changed",
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     first_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")
     last_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")

@@ -82,31 +82,23 @@ class _Reporter:
             self.extra(percent, note)
 
 
-def programme_checks(*, as_of, area_codes) -> pa.Table:
-    """Quality findings of the safety-net programmes (enrolments, payments), when installed."""
+def programme_checks(*, as_of, area_codes, eligibility: pa.Table | None = None) -> pa.Table:
+    """Quality findings of the safety-net programmes (enrolments, payments), when installed.
+
+    `eligibility` (a households table of results: household_id, dibao_eligible, dibao_amount)
+    replaces the latest earlier run's results as the checks' per-household eligibility."""
     try:
-        from safetynet.assistance.checks import run_checks
+        from safetynet.assistance.checks import findings_table
     except ImportError:
         return QUALITY.empty_table()
-    rows: list[dict] = []
-    for code in area_codes or [""]:
-        rows.extend(run_checks(as_of=as_of, area_code=code))
-    if not rows:
-        return QUALITY.empty_table()
-    return pa.Table.from_pylist(
+    table = pa.concat_tables(
         [
-            {
-                "check": r["check"],
-                "household_id": r.get("household_id") or "",
-                "id_number": r.get("id_number") or "",
-                "message_zh": r.get("message_zh") or r.get("message") or "",
-                "message_en": r.get("message_en") or r.get("message") or "",
-                "source": "programmes",
-            }
-            for r in rows
-        ],
-        schema=QUALITY,
+            findings_table(as_of=as_of, area_code=code, eligibility=eligibility)
+            for code in area_codes or [""]
+        ]
     )
+    source = pa.repeat(pa.scalar("programmes", pa.string()), table.num_rows)
+    return table.append_column("source", source).cast(QUALITY)
 
 
 def previous_run(run: ScreenRun) -> ScreenRun | None:

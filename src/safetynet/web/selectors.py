@@ -17,7 +17,6 @@ from django.utils.translation import get_language
 
 from safetynet.areas.models import Area
 from safetynet.areas.scope import get_scoped_or_404, scoped
-from safetynet.core import idnumber
 from safetynet.core.models import AuditEvent
 from safetynet.registry.models import Household, Income, Person
 from safetynet.screening.models import Finding, ScreenRun
@@ -58,28 +57,11 @@ def classify_query(q: str) -> str:
 
 
 def household_search(*, user, q: str) -> QuerySet[Household]:
-    """Households in the user's scope matching a household id (prefix), an ID number (exact) or
-    a member's name (from its start, else anywhere). An empty query lists every household in
-    scope."""
-    q = (q or "").strip()[:50]
-    qs = scoped(user, Household.objects.select_related("village"))
-    kind = classify_query(q)
-    if kind == "id_number" and qs.filter(household_id__startswith=q).exists():
-        kind = "household_id"  # digits shaped like an ID number that begin household numbers
-    if kind == "id_number":
-        # 18 characters, lower-case x, or a legacy 15-digit number upgraded to 18.
-        members = Person.objects.filter(id_number=idnumber.normalize(q) or q.upper())
-        qs = qs.filter(pk__in=members.values("household_id"))
-    elif kind == "household_id":
-        qs = qs.filter(Q(household_id__startswith=q) | Q(household_id__startswith=q.upper()))
-    elif kind == "name":
-        # Names from their beginning first (an index range scan); anywhere in the name only
-        # when nothing starts with the text (e.g. a given name such as 秀英).
-        members = scoped(user, Person.objects.filter(name__startswith=q))
-        if not members.exists():
-            members = scoped(user, Person.objects.filter(name__contains=q))
-        qs = qs.filter(pk__in=members.values("household_id"))
-    return qs.order_by("household_id")
+    """Households in the user's scope matching the search text; an empty query lists every
+    household in scope (`safetynet.registry.selectors.household_search`)."""
+    from safetynet.registry.selectors import household_search as search
+
+    return search(user=user, q=q)
 
 
 @dataclass
