@@ -13,19 +13,21 @@ by `bench/screen.py --prepare-only`; only read here) in two cases:
   5 % in a grace period, 3 % with an overdue review, 2 % separately registered), approved rolls
   for May and June (3 % of June's amounts off by 20 yuan), change proposals for half of the
   members with a death record (some open, some processed late), a dibao application in
-  progress for a third of the eligible households not enrolled, 0.2 % of the enrolled persons
-  also paid by a second county, and an earlier screen run of the date whose results give every
-  household's dibao eligibility (2 % of the households not enrolled eligible, 4 % of the
-  enrolled ones not). The bench's linked department files (deaths, vehicles, businesses,
-  payroll) stand in for the lake's linked views, as in bench/screen.py.
+  progress for a third of the eligible households not enrolled, 0.2 % of the active
+  enrolments also paid in June by a second county, and an earlier screen run of the date whose
+  results give every household's dibao eligibility (2 % of the households not enrolled
+  eligible, 4 % of the enrolled ones not). The bench's linked department files (deaths,
+  vehicles, businesses, payroll) stand in for the lake's linked views, as in bench/screen.py.
 
 Each version runs in its own process and calls the screen's step twice: the first call includes
-the lazy imports (as in a screen), the second is warm. "current" is
+the lazy imports of a fresh process (a screen has made most of them by then), the second is
+warm. "current" is
 `safetynet.screening.runner.programme_checks`; "baseline" is the step as it was at
 BASELINE_COMMIT (that commit's `assistance/checks.py`, read with `git show`, whose `run_checks`
 returned dicts turned into the quality table with `Table.from_pylist`). The table shows wall
-and CPU seconds, peak resident memory of the process, the findings, and whether both versions
-found exactly the same findings (same rows, same messages). Setup is not timed.
+and CPU seconds (CPU of all the process's threads), peak resident memory of the whole process,
+the findings, and whether both versions found exactly the same findings (same rows, same
+messages). Setup is not timed.
 """
 
 from __future__ import annotations
@@ -275,7 +277,7 @@ def prepare_enrolled(source: Path, work: Path, data: Path) -> dict:
         insert(out, "assistance_application", application_columns, applications)
         results = work / "db" / "runs" / "earlier" / "results"
         results.mkdir(parents=True, exist_ok=True)
-        eligibility = con.execute(
+        eligibility = con.sql(
             "select household_id, village_code, dibao_eligible, dibao_amount from eligibility"
         ).to_arrow_table()
         pq.write_table(conform(eligibility, HOUSEHOLDS), results / "households.parquet")
@@ -360,7 +362,8 @@ def _feed_views(data: Path):
             cols = ", ".join(f"cast({f.name} as {_duck_type(f.type)}) as {f.name}" for f in schema)
             path = data / f"feed_{kind}.parquet"
             con.execute(
-                f"create or replace temp view feed_{kind} as select {cols} from read_parquet('{path}')"
+                f"create or replace temp view feed_{kind} as "
+                f"select {cols} from read_parquet('{path}')"
             )
             names.append(f"feed_{kind}")
         return names

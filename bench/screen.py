@@ -113,7 +113,10 @@ def child_load(work: Path, data: Path, database_url: str | None) -> dict:
 
 def child_screen(work: Path, data: Path, database_url: str | None, engine: str) -> dict:
     _django(work, database_url)
+    from django.core.management import call_command
     from django.db import connection
+
+    call_command("migrate", verbosity=0)  # a database loaded by an older checkout
 
     from safetynet.screening import evaluation, services
 

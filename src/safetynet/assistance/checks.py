@@ -95,53 +95,50 @@ MONEY = pa.decimal128(14, 2)
 FETCH_ROWS = 50_000
 
 
-def _arrow_column(values: tuple, typ: pa.DataType) -> pa.Array:
-    # Amounts arrive as text, dates as dates or ISO text (see `_read`), booleans as bools or
-    # 0/1: Arrow parses and casts them, no per-value conversion in Python.
-    if pa.types.is_date(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
-        return pa.array(values).cast(typ)
-    return pa.array(values, typ)
-
-
 def _read(qs, columns: list[tuple[str, str, pa.DataType]]) -> pa.Table:
     """The rows of a queryset as an Arrow table, read through the database cursor.
 
     `columns` are (field path, column name, Arrow type). The queryset's own SQL is executed and
-    the rows never become model values one by one: amounts are selected as text ('503.37'),
-    which Arrow parses exactly, and so are dates on SQLite, which stores them as ISO text
-    (PostgreSQL's driver hands over dates itself).
+    each batch of rows goes to Arrow in one conversion, never as model values one by one:
+    amounts are selected as text ('503.37'), which Arrow parses exactly, and so are dates on
+    SQLite, which stores them as ISO text (PostgreSQL's driver hands over dates itself).
     """
-    as_text = [pa.types.is_decimal]
-    if connection.vendor == "sqlite":
-        as_text.append(pa.types.is_date)
+    sqlite = connection.vendor == "sqlite"
+
+    def as_text(typ: pa.DataType) -> bool:
+        return pa.types.is_decimal(typ) or (sqlite and pa.types.is_date(typ))
+
     texts = {
         f"_text_{i}": Cast(field, output_field=TextField())
         for i, (field, _, typ) in enumerate(columns)
-        if any(test(typ) for test in as_text)
+        if as_text(typ)
     }
     fields = [
         f"_text_{i}" if f"_text_{i}" in texts else field for i, (field, _, _) in enumerate(columns)
     ]
     qs = qs.order_by().annotate(**texts).values_list(*fields)
-    schema = pa.schema([(name, typ) for _, name, typ in columns])
     # the order of the SELECT list (Django 5.2 keeps the order asked for; earlier versions
     # list the fields first, then the annotations)
     selected = list(
         getattr(qs.query, "selected", None)
         or [*qs.query.values_select, *qs.query.annotation_select]
     )
-    order = [selected.index(field) for field in fields]
+    by_field = {field: column for field, column in zip(fields, columns, strict=True)}
+    row = pa.struct(
+        [
+            (name, pa.string() if as_text(typ) else typ)
+            for _, name, typ in (by_field[field] for field in selected)
+        ]
+    )
+    schema = pa.schema([(name, typ) for _, name, typ in columns])
     sql, params = qs.query.sql_with_params()
     batches = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH_ROWS):
-            values = list(zip(*rows, strict=True))
+            array = pa.array(rows, type=row)
             batches.append(
-                pa.record_batch(
-                    [_arrow_column(values[i], f.type) for i, f in zip(order, schema, strict=True)],
-                    schema=schema,
-                )
+                pa.record_batch([array.field(f.name).cast(f.type) for f in schema], schema=schema)
             )
     return pa.Table.from_batches(batches, schema=schema)
 

@@ -130,6 +130,20 @@ class Results:
     prepared: bool = False  # evaluated on the prepared path (PreparedPlan), not step by step
     evidence: pa.Table | None = None  # the plan's `evidence` output, when it has one
 
+    @classmethod
+    def of(cls, out: dict[str, pa.Table], plan: Plan, engine: str, timings, **kw) -> Results:
+        """Results from the normalised output relations of `plan`."""
+        return cls(
+            households=out["households"],
+            persons=out["persons"],
+            quality=out["quality"],
+            evidence=out.get("evidence"),
+            plan=plan,
+            engine=engine,
+            timings=timings,
+            **kw,
+        )
+
 
 class Backend(Protocol):
     dialect: str
@@ -609,16 +623,7 @@ class RuleEngine:
                     for rel in plan.outputs
                 }
                 timings["total"] = time.perf_counter() - start
-                return Results(
-                    households=out["households"],
-                    persons=out["persons"],
-                    quality=out["quality"],
-                    plan=plan,
-                    engine=self.dialect,
-                    timings=timings,
-                    prepared=True,
-                    evidence=out.get("evidence"),
-                )
+                return Results.of(out, plan, self.dialect, timings, prepared=True)
         conn = self.backend.session()
         created: list[str] = []
         try:
@@ -659,15 +664,7 @@ class RuleEngine:
                 timings[f"output:{rel}"] = time.perf_counter() - t
                 out[rel] = _normalise(table, output_schema(plan.schemas[rel]), rel, self.dialect)
             timings["total"] = time.perf_counter() - start
-            return Results(
-                households=out["households"],
-                persons=out["persons"],
-                quality=out["quality"],
-                plan=plan,
-                engine=self.dialect,
-                timings=timings,
-                evidence=out.get("evidence"),
-            )
+            return Results.of(out, plan, self.dialect, timings)
         finally:
             try:
                 self.backend.close(conn, created)

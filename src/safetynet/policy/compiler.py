@@ -9,8 +9,10 @@ The plan is a chain of SELECTs over the input contract, one per *frame*:
     ...    (as many alternations as the dependencies need)
 
 Within a stage each level adds the columns whose inputs are ready. Aggregates over an input
-table become one GROUP BY (or ROW_NUMBER for `latest`) per table and key, joined once: no
-correlated subqueries, no per-row work outside SQL. Parameters are bound as literals; when
+table become one GROUP BY per table and key, joined once (`latest` as ARG_MAX of a struct; a
+window only for rank ≥ 2); groups whose values are all the defaults a missing group reads as
+are left out of the join. No correlated subqueries, no per-row work outside SQL. Each step names
+the earlier stages it is the last reader of (`Step.release`), so engines can drop them early. Parameters are bound as literals; when
 areas differ, as `CASE` on the household's area key. Macros (AS_OF, ROUND_DIV ...) expand to
 portable SQL here, so both engines run the same arithmetic.
 """
@@ -172,6 +174,15 @@ def _alias(e: exp.Expression, name: str | exp.Identifier, *, table: bool = False
     if table:
         return exp.alias_(e, ident, table=True, copy=False)
     return exp.Alias(this=e, alias=ident)
+
+
+def _join_household(select: exp.Select, name: str, alias: str, other: str, kind: str) -> exp.Select:
+    """`select` joined with the relation `name` AS `alias` on household_id = `other`'s."""
+    on = exp.EQ(
+        this=exp.column("household_id", table=other),
+        expression=exp.column("household_id", table=alias),
+    )
+    return select.join(_alias(_table(name), alias, table=True), on=on, join_type=kind, copy=False)
 
 
 def _date_literal(day: dt.date) -> exp.Expression:
@@ -1175,15 +1186,7 @@ class _Compiler:
                 _alias(_table(frame.name), "t", table=True), copy=False
             )
             if rel == "persons":
-                select = select.join(
-                    _alias(_table(hh.name), "h", table=True),
-                    on=exp.EQ(
-                        this=exp.column("household_id", table="t"),
-                        expression=exp.column("household_id", table="h"),
-                    ),
-                    join_type="left",
-                    copy=False,
-                )
+                select = _join_household(select, hh.name, "h", "t", "left")
                 if self.ordered:
                     select = select.order_by(
                         exp.column("household_id", table="t"),
@@ -1231,15 +1234,7 @@ class _Compiler:
             select = select.where(exp.column(rule.node, table=alias(rule.node)), copy=False)
             reads_household = any(c.table == "h" for c in select.find_all(exp.Column))
             if person and reads_household:
-                select = select.join(
-                    _alias(_table(hh.name), "h", table=True),
-                    on=exp.EQ(
-                        this=exp.column("household_id", table="t"),
-                        expression=exp.column("household_id", table="h"),
-                    ),
-                    join_type="left",
-                    copy=False,
-                )
+                select = _join_household(select, hh.name, "h", "t", "left")
             parts.append(select)
         schema = [
             ("check", "text"),
@@ -1358,15 +1353,7 @@ class _Compiler:
             _alias(_cast(exp.column("record_id", table="f"), "VARCHAR"), "record_id"),
         ).from_(_alias(_table(hh.name), "t", table=True), copy=False)
         if by_person:
-            select = select.join(
-                _alias(_table(pp.name), "m", table=True),
-                on=exp.EQ(
-                    this=exp.column("household_id", table="m"),
-                    expression=exp.column("household_id", table="t"),
-                ),
-                join_type="inner",
-                copy=False,
-            )
+            select = _join_household(select, pp.name, "m", "t", "inner")
             key = exp.EQ(
                 this=exp.column("id_number", table="f"),
                 expression=exp.column("id_number", table="m"),
