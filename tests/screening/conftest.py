@@ -142,7 +142,7 @@ class ScriptedEngine:
         )
 
 
-def scripted_programme_checks(*, as_of, area_codes):
+def scripted_programme_checks(*, as_of, area_codes, **_):
     """Stand-in for the programmes' checks: one finding on household H00001."""
     from safetynet.screening.results import QUALITY
 

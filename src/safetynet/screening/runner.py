@@ -263,10 +263,16 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
             for name, seconds in evaluated.timings.items():
                 report.timings[f"evaluate_{name}"] = seconds
     report(80, "合并结果 / merging results")
-    with report.step("programme_checks"):
-        checks = programme_checks(as_of=run.as_of, area_codes=run.area_codes)
     with report.step("merge"):
-        results = _merge(run, evaluated, base_results, changed, checks)
+        merged = _merge(run, evaluated, base_results, changed)
+    # The programmes' checks compare enrolments with this run's own eligibility (every household
+    # of the scope, carried-over ones included), not with the previous run's.
+    with report.step("programme_checks"):
+        checks = programme_checks(
+            as_of=run.as_of, area_codes=run.area_codes, eligibility=merged.households
+        )
+    with report.step("sort"):
+        results = ScreenResults.concat(merged, ScreenResults.from_tables(quality=checks)).sorted()
     shutil.rmtree(tmp / "work", ignore_errors=True)
     return results, info
 
@@ -276,17 +282,16 @@ def _merge(
     evaluated: ScreenResults,
     base_results: ScreenResults | None,
     changed: set[str] | None,
-    checks: pa.Table,
 ) -> ScreenResults:
-    """Base results of unchanged households + the new evaluation + programme checks."""
-    if base_results is not None:
-        ids = pa.array(sorted(changed), pa.string())
-        kept = base_results.without_households(ids)
-        # households deleted since the base run drop out
-        current = snapshot.current_household_ids(run.area_codes)
-        kept = kept.restricted_to(current)
-        evaluated = ScreenResults.concat(kept, evaluated)
-    return ScreenResults.concat(evaluated, ScreenResults.from_tables(quality=checks)).sorted()
+    """Base results of unchanged households + the new evaluation (unsorted)."""
+    if base_results is None:
+        return evaluated
+    ids = pa.array(sorted(changed), pa.string())
+    kept = base_results.without_households(ids)
+    # households deleted since the base run drop out
+    current = snapshot.current_household_ids(run.area_codes)
+    kept = kept.restricted_to(current)
+    return ScreenResults.concat(kept, evaluated)
 
 
 def _attach_to_cases(run: ScreenRun) -> None:
