@@ -83,7 +83,9 @@ def run_child(args: list[str], env: dict) -> tuple[dict, float]:
     stop.set()
     sampler.join()
     if proc.returncode != 0:
-        raise SystemExit(f"child {args} failed:\n{err[-4000:]}")
+        noise = ("WARN", "FutureWarning", "require_minimum_pandas_version", "log4j", "setLogLevel")
+        lines = [line for line in err.splitlines() if not any(n in line for n in noise)]
+        raise SystemExit(f"child {args} failed:\n" + "\n".join(lines)[-4000:])
     result = json.loads(out.strip().splitlines()[-1])
     return result, peak / 1e9
 
@@ -206,7 +208,12 @@ def main() -> None:
         for name, child in plan:
             print(f"{name}, {persons:,} persons ...", flush=True)
             started = os.getloadavg()[0]
-            res, mem = run_child(child, env)
+            try:
+                res, mem = run_child(child, env)
+            except SystemExit as exc:  # one failed run does not lose the others
+                print(f"  {exc}", flush=True)
+                rows.append((name, persons, {"total": None, "failed": True}, 0.0))
+                continue
             res["loadavg_at_start"] = round(started, 1)
             rows.append((name, persons, res, mem))
             print(f"  {json.dumps(res, default=str)} peak {mem:.2f} GB", flush=True)
@@ -228,6 +235,8 @@ def main() -> None:
             return "—" if x is None else f"{x:.1f}"
 
         end_to_end = "—" if name.startswith("pandas") else f(res["total"])
+        if res.get("failed"):
+            end_to_end = "failed"
         print(
             f"{name:28} {persons:>11,} {end_to_end:>12} {f(snap):>10} {f(evaluate):>10} "
             f"{f(store):>8} {mem:>8.2f} {res.get('warnings') or 0:>9,}"
@@ -236,7 +245,7 @@ def main() -> None:
     for persons in args.persons:
         duck = by.get(("SafetyNet · DuckDB", persons))
         pandas = by.get(("pandas baseline", persons))
-        if duck and pandas:
+        if duck and pandas and not duck.get("failed") and not pandas.get("failed"):
             ratio = pandas["total"] / duck["timings"]["evaluate"]
             print(f"\nevaluation speed-up over pandas at {persons:,} persons: {ratio:.1f}×")
 

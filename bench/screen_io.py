@@ -104,8 +104,16 @@ def setup(persons: int, database_url: str | None) -> Path:
             marker.write_text(json.dumps(run_child(["load", str(work), database_url])))
     elif not (work / "db" / "safetynet.sqlite3").exists():
         print(f"copying the {persons:,}-person SQLite database ...", flush=True)
+        import sqlite3
+
         tmp = work / "db" / "safetynet.sqlite3.part"
-        shutil.copyfile(src / "db" / "safetynet.sqlite3", tmp)
+        tmp.unlink(missing_ok=True)
+        source = sqlite3.connect(f"file:{src / 'db' / 'safetynet.sqlite3'}?mode=ro", uri=True)
+        target = sqlite3.connect(tmp)
+        source.backup(target)  # a consistent copy, even while others use the source
+        target.execute("PRAGMA journal_mode = WAL")
+        target.close()
+        source.close()
         tmp.rename(work / "db" / "safetynet.sqlite3")
     if not (work / "results" / "households.parquet").exists():
         print(f"evaluating the catalogue once for {persons:,} persons ...", flush=True)
@@ -166,6 +174,7 @@ def child_snapshot(work: Path, database_url: str | None) -> dict:
     clock = Clock()
     snap = snapshot.write_snapshot(out, monitored=set())
     result = clock.done()
+    result["server_cpu"] = None  # read on connections of its own (ADBC): not measured here
     result["rows"] = snap.rows
     result["mb"] = round(sum(p.stat().st_size for p in snap.paths.values()) / 1e6)
     shutil.rmtree(out, ignore_errors=True)

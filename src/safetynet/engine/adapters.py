@@ -519,6 +519,11 @@ class SparkBackend:
                     .config("spark.sql.shuffle.partitions", "2")
                     .config("spark.sql.session.timeZone", "UTC")
                     .config("spark.sql.ansi.enabled", "true")
+                    # in local mode the driver does the work: its heap bounds a region screen
+                    .config(
+                        "spark.driver.memory",
+                        os.environ.get("SAFETYNET_SPARK_DRIVER_MEMORY", "4g"),
+                    )
                     .getOrCreate()
                 )
                 self._spark.sparkContext.setLogLevel("ERROR")

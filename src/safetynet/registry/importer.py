@@ -16,6 +16,7 @@ nothing, not even audit rows.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -721,7 +722,7 @@ class _Writer:
                 "id",
                 "_area",
                 pl.lit(None, pl.String).alias("before"),
-                _json_column([*key, *fields], money),
+                _json_column(created.schema, [*key, *fields], money),
             )
         return plan
 
@@ -820,17 +821,29 @@ class _Writer:
         return names, bulk.db_ready(df.select(exprs))
 
 
-def _json_column(names: list[str], money: list[str]) -> pl.Expr:
-    """One JSON object per row (the audit's `after` of a created row), encoded by Polars.
+def _json_column(schema: pl.Schema, names: list[str], money: list[str]) -> pl.Expr:
+    """One JSON object per row (the audit's `after` of a created row), built by Polars.
 
     Empty values (unknown, per formats/registry.md) are left out, which keeps the hundreds of
-    thousands of audit rows of a first import smaller; every given value is there.
+    thousands of audit rows of a first import smaller; every given value is there. Text is
+    encoded by Polars' JSON writer; numbers, booleans, dates and money (as decimal text) are
+    written directly, which is the same JSON for less work.
     """
     parts = []
     for name in names:
-        value = _money_text(pl.col(name)) if name in money else pl.col(name)
-        pair = pl.struct(value.alias(name)).struct.json_encode().str.slice(1).str.strip_suffix("}")
-        present = pl.col(name).is_not_null() & (pl.col(name).cast(pl.String) != "")
+        col, key, dtype = pl.col(name), json.dumps(name) + ":", schema[name]
+        present = col.is_not_null()
+        if name in money:
+            pair = pl.lit(key + '"') + _money_text(col) + pl.lit('"')
+        elif dtype == pl.Boolean:
+            pair = pl.lit(key) + pl.when(col).then(pl.lit("true")).otherwise(pl.lit("false"))
+        elif dtype == pl.Date:
+            pair = pl.lit(key + '"') + col.dt.strftime("%Y-%m-%d") + pl.lit('"')
+        elif dtype.is_integer():
+            pair = pl.lit(key) + col.cast(pl.String)
+        else:
+            pair = pl.struct(col).struct.json_encode().str.slice(1).str.strip_suffix("}")
+            present = present & (col.cast(pl.String) != "")
         parts.append(pl.when(present).then(pair))
     body = pl.concat_str(parts, separator=",", ignore_nulls=True)
     return (pl.lit("{") + body + pl.lit("}")).alias("_after")

@@ -240,14 +240,25 @@ class HouseholdKeys:
 
     def __init__(self, pks: np.ndarray, ids: pa.Array):
         self.ids = ids
-        size = int(pks.max()) + 1 if len(pks) else 1
-        self.position = np.full(size, -1, dtype=np.int64)
-        self.position[pks] = np.arange(len(pks), dtype=np.int64)
+        top = int(pks.max()) + 1 if len(pks) else 1
+        if top <= 4 * len(pks) + 1_000_000:  # dense keys: a direct lookup table
+            self.position = np.full(top, -1, dtype=np.int64)
+            self.position[pks] = np.arange(len(pks), dtype=np.int64)
+            self.sorted = None
+        else:  # sparse keys: binary search
+            self.order = np.argsort(pks, kind="stable")
+            self.sorted = pks[self.order]
 
     def positions(self, pks: pa.Array) -> np.ndarray:
+        """Row of each key's household in `ids`, -1 for a key not among them."""
         values = pks.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        inside = (values >= 0) & (values < len(self.position))
-        return np.where(inside, self.position[np.where(inside, values, 0)], -1)
+        if self.sorted is None:
+            inside = (values >= 0) & (values < len(self.position))
+            return np.where(inside, self.position[np.where(inside, values, 0)], -1)
+        at = np.searchsorted(self.sorted, values)
+        at = np.minimum(at, len(self.sorted) - 1)
+        found = self.sorted[at] == values if len(self.sorted) else np.zeros(len(values), bool)
+        return np.where(found, self.order[at] if len(self.sorted) else -1, -1)
 
 
 def _to_contract(
@@ -542,9 +553,11 @@ def read_tables(
     area_codes: Sequence[str] = (),
     household_ids: Sequence[str] | None = None,
     workers: int | None = None,
+    on_table: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[str, pa.Table]]:
     """(table name, part) of households, then persons, then incomes, in the contract's shape
-    (households without `already_monitored`)."""
+    (households without `already_monitored`). `on_table(name)` is called before a table is
+    read (never while the connection streams a table: it may use the connection)."""
     driver = adbc_uri() if household_ids is None else None
     bulk = _Adbc(driver, workers or snapshot_threads()) if driver is not None else None
     try:
@@ -560,6 +573,8 @@ def read_tables(
 
         pks: list[pa.Array] = []
         ids: list[pa.Array] = []
+        if on_table:
+            on_table("households")
         for part in raw("households"):
             out, part_pks = _to_contract(part, "households", None)
             pks.append(part_pks)
@@ -572,23 +587,13 @@ def read_tables(
             pa.concat_arrays(ids) if ids else pa.array([], pa.string()),
         )
         for table in ("persons", "incomes"):
+            if on_table:
+                on_table(table)
             for part in raw(table):
                 yield table, _to_contract(part, table, keys)[0]
     finally:
         if bulk is not None:
             bulk.close()
-
-
-def read_table(
-    table: str,
-    *,
-    area_codes: Sequence[str] = (),
-    household_ids: Sequence[str] | None = None,
-) -> Iterable[pa.RecordBatch]:
-    """Record batches of one input table (households without `already_monitored`)."""
-    for name, part in read_tables(area_codes=area_codes, household_ids=household_ids):
-        if name == table:
-            yield from part.to_batches(CHUNK_ROWS)
 
 
 def current_household_ids(area_codes: Sequence[str] = ()) -> pa.Array:
@@ -623,7 +628,7 @@ class Snapshot:
 
 
 class _Writer:
-    """One Parquet file per input table, opened when its first part arrives."""
+    """One Parquet file per input table, opened before the table is read."""
 
     def __init__(self, out_dir: Path, snap: Snapshot, progress: Callable[[str], None] | None):
         self.out_dir, self.snap, self.progress = out_dir, snap, progress
@@ -647,9 +652,7 @@ class _Writer:
         self.snap.rows[table] = 0
 
     def write(self, table: str, part: pa.Table) -> None:
-        if table != self.table:
-            self.open(table)
-        assert self.writer is not None
+        assert self.writer is not None and table == self.table
         self.writer.write_table(part, row_group_size=CHUNK_ROWS)
         self.snap.rows[table] += part.num_rows
 
@@ -678,14 +681,13 @@ def write_snapshot(
     snap = Snapshot(directory=out_dir)
     writer = _Writer(out_dir, snap, progress)
     try:
-        for name, part in read_tables(area_codes=area_codes, household_ids=household_ids):
+        for name, part in read_tables(
+            area_codes=area_codes, household_ids=household_ids, on_table=writer.open
+        ):
             if name == "households":
                 flag = pc.is_in(part.column("household_id"), value_set=monitored_arr)
                 part = part.append_column("already_monitored", flag)
             writer.write(name, part)
-        for table in SCHEMAS:  # a table without rows still gets its (empty) file
-            if table not in snap.paths:
-                writer.open(table)
     finally:
         writer.close()
     return snap

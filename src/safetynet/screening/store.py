@@ -26,6 +26,7 @@ is rewritten: slower, never wrong.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -116,9 +117,11 @@ FROM q LEFT JOIN @VILLAGES@ v USING (household_id)
 CONTENT_QUERY = """
 WITH warned AS (@WARNED@), explained AS (@EXPLAINED@), q AS (@QUALITY@),
 rendered AS (
+    -- one JSON object per monitoring explanation; a household's sorted by rule, then person
+    -- (the household's own last)
     SELECT household_id,
            '[' || array_to_string(list_transform(list_sort(list(struct_pack(
-               k := rule || chr(1) || coalesce(id_number || chr(1), chr(2)),
+               r := rule, n := id_number IS NULL, i := id_number,
                j := '{"rule":' || coalesce(to_json(rule), 'null')
                     || ',"zh":' || coalesce(to_json(zh), 'null')
                     || ',"en":' || coalesce(to_json(en), 'null')
@@ -264,20 +267,24 @@ class Plan:
 
 
 def _open_rows(cursor) -> pa.Table:
-    """(id, key, digest, village_code) of every open finding."""
+    """(id, key, digest, village_code) of every open finding: one JSON array per column,
+    aggregated by the database (much cheaper than a Python tuple per row)."""
+    agg = "json_agg" if connection.vendor == "postgresql" else "json_group_array"
     cursor.execute(
-        "SELECT id, key, digest, village_code FROM screening_finding WHERE state = 'open'"
+        f"SELECT {agg}(id), {agg}(key), {agg}(digest), {agg}(village_code)"
+        " FROM screening_finding WHERE state = 'open'"
     )
-    columns: list[list] = [[], [], [], []]
-    while rows := cursor.fetchmany(200_000):
-        for values, column in zip(zip(*rows, strict=True), columns, strict=True):
-            column.extend(values)
+    row = cursor.fetchone()
+    ids, keys, digests, villages = (
+        [] if value is None else value if isinstance(value, list) else json.loads(value)
+        for value in row
+    )
     return pa.table(
         {
-            "id": pa.array(columns[0], pa.int64()),
-            "key": pa.array(columns[1], pa.string()),
-            "digest": pa.array(columns[2], pa.int64()),
-            "village_code": pa.array(columns[3], pa.string()),
+            "id": pa.array(ids, pa.int64()),
+            "key": pa.array(keys, pa.string()),
+            "digest": pa.array(digests, pa.int64()),
+            "village_code": pa.array(villages, pa.string()),
         }
     )
 
@@ -509,7 +516,8 @@ def _sqlite_settings(cursor, vendor: str):
 def store_findings(
     *, run_id: int, results: ScreenResults, area_codes: Sequence[str], now: datetime
 ) -> dict[str, int]:
-    """Insert, update and resolve findings; returns counts (new, still_open, resolved).
+    """Insert, update and resolve findings; returns counts: staged (the run's findings), new,
+    still_open (of which `rewritten`: content changed), resolved.
 
     Must run inside the caller's transaction.
     """
@@ -529,5 +537,6 @@ def store_findings(
         "staged": p.staged,
         "new": new,
         "still_open": len(p.touched) + p.rewritten,
+        "rewritten": p.rewritten,
         "resolved": len(p.resolved),
     }
