@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,6 @@ from safetynet.screening.models import Finding, ScreenRun
 from . import hooks
 from .labels import LEVEL_ORDER
 
-ID_NUMBER_RE = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
-HOUSEHOLD_ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 TIMELINE_LIMIT = 200
 
 
@@ -45,15 +42,10 @@ def _optional(module: str, name: str):
 
 
 def classify_query(q: str) -> str:
-    """'id_number', 'household_id', 'name' or '' (empty query)."""
-    q = q.strip()
-    if not q:
-        return ""
-    if ID_NUMBER_RE.match(q):
-        return "id_number"
-    if HOUSEHOLD_ID_RE.match(q):
-        return "household_id"
-    return "name"
+    """'id_number', 'household_id', 'name' or '' (empty query): the registry's own reading."""
+    from safetynet.registry.selectors import classify_query as classify
+
+    return classify(q)
 
 
 def household_search(*, user, q: str) -> QuerySet[Household]:
