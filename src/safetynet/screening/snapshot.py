@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -375,8 +376,6 @@ class _Adbc:
             con.close()
 
     def _connection(self):
-        import threading
-
         key = threading.get_ident()
         if key not in self._connections:
             self._connections[key] = self.dbapi.connect(self.uri)
@@ -418,7 +417,7 @@ class _Adbc:
             yield pending.popleft().result()
 
 
-def _raw_types(table: str, vendor: str) -> list[pa.DataType]:
+def _raw_types(table: str) -> list[pa.DataType]:
     """Arrow types of the raw columns of the cursor / COPY readers."""
     out = []
     for col in SOURCES[table][3]:
@@ -532,7 +531,7 @@ def _read_connection(
     mode = COPY if vendor == "postgresql" else CURSOR
     reader = _read_copy if vendor == "postgresql" else _read_cursor
     base = _select(table, vendor, mode)
-    types = _raw_types(table, vendor)
+    types = _raw_types(table)
     scope, params = _scope_where(area_codes, "h")
     if household_ids is None:
         where = _household_filter(table, scope)
