@@ -247,13 +247,27 @@ def engine_results(res, *, explain) -> ScreenResults:
     """The engine's relations in the screen's neutral schemas (plus explanations of warnings)."""
     hh = res.households
     if "evaluated" in hh.column_names:
-        hh = hh.filter(pc.fill_null(hh.column("evaluated"), False))
+        evaluated = pc.fill_null(hh.column("evaluated"), False)
+        if not pc.all(evaluated).as_py():  # a copy of the wide relation only when needed
+            hh = hh.filter(evaluated)
     rules = _lists(hh.column("rules"))
     risks = _lists(hh.column("risk_types"))
     households = hh.drop_columns(["rules", "risk_types"]).append_column("rules", rules)
     households = households.append_column("risk_types", risks)
     persons = res.persons
-    active = persons.filter(pc.fill_null(persons.column("active"), False))
+    # only the programme columns, then the filter: the person relation is wide and, for a
+    # region, millions of rows long
+    active = persons.select(
+        [
+            "id_number",
+            "household_id",
+            "tekun_eligible",
+            "care_level",
+            "tekun_amount",
+            "single_eligible",
+            "single_amount",
+        ]
+    ).filter(pc.fill_null(persons.column("active"), False))
     tekun = pa.table(
         {
             "id_number": active.column("id_number"),
