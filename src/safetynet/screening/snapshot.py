@@ -24,10 +24,8 @@ from __future__ import annotations
 import importlib
 import io
 import os
-import threading
-from collections import deque
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -38,7 +36,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.db import connection
 
+from safetynet.core.errors import SafetyNetError
 from safetynet.registry.models import INCOME_FIELDS
+
+from . import bulkread
 
 CHUNK_ROWS = 100_000  # rows per batch of the cursor readers; rows per Parquet row group
 RANGE_ROWS = 500_000  # primary-key span read by one task of the bulk reader
@@ -358,63 +359,67 @@ def snapshot_threads() -> int:
     return max(1, int(os.environ.get("SAFETYNET_SCREEN_THREADS", "2")))
 
 
-class _Adbc:
-    """Parallel range reads over ADBC connections (one per worker thread, reused)."""
+class SnapshotReadError(SafetyNetError):
+    code = "snapshot_read_failed"
 
-    def __init__(self, driver: tuple[str, str], workers: int):
-        self.module, self.uri = driver
-        self.dbapi = importlib.import_module(self.module)
-        self.mode = ADBC_SQLITE if "sqlite" in self.module else ADBC_POSTGRESQL
-        self.vendor = "sqlite" if self.mode == ADBC_SQLITE else "postgresql"
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot")
-        self.workers = workers
-        self._connections: dict[int, object] = {}
+
+class _Bulk:
+    """The bulk reader of one snapshot: ADBC range reads of the three tables, in this process
+    (PostgreSQL) or in a child process (SQLite, see `bulkread`)."""
+
+    TABLES = ("households", "persons", "incomes")
+
+    def __init__(self, driver: tuple[str, str], workers: int, scope: str):
+        module, uri = driver
+        sqlite = "sqlite" in module
+        mode, vendor = (ADBC_SQLITE, "sqlite") if sqlite else (ADBC_POSTGRESQL, "postgresql")
+        self.specs = {
+            t: {
+                "name": t,
+                "select": _select(t, vendor, mode),
+                "source": SOURCES[t][0],
+                "pk": SOURCES[t][1],
+                "where": _household_filter(t, scope),
+            }
+            for t in self.TABLES
+        }
+        self.child: bulkread.ChildReader | None = None
+        self.local: bulkread.RangeReader | None = None
+        if sqlite:
+            spec = {
+                "module": module,
+                "uri": uri,
+                "workers": workers,
+                "batch_rows": CHUNK_ROWS,
+                "range_rows": RANGE_ROWS,
+                "ahead": workers + 2,
+                "tables": [self.specs[t] for t in self.TABLES],
+            }
+            self.child = bulkread.ChildReader(spec, Path(tempfile.mkdtemp(prefix="sn-snapshot-")))
+        else:
+            self.local = bulkread.RangeReader(
+                module, uri, workers, batch_rows=CHUNK_ROWS, range_rows=RANGE_ROWS
+            )
+
+    def read(self, table: str) -> Iterator[pa.Table]:
+        if self.child is not None:
+            yield from self.child.read(table, _read_failed)
+            return
+        assert self.local is not None
+        t = self.specs[table]
+        yield from self.local.read(t["select"], t["source"], t["pk"], t["where"])
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        for con in self._connections.values():
-            con.close()
+        if self.child is not None:
+            self.child.close()
+        if self.local is not None:
+            self.local.close()
 
-    def _connection(self):
-        key = threading.get_ident()
-        if key not in self._connections:
-            self._connections[key] = self.dbapi.connect(self.uri)
-        return self._connections[key]
 
-    def query(self, sql: str) -> pa.Table:
-        with self._connection().cursor() as cursor:
-            if self.mode == ADBC_SQLITE:
-                cursor.adbc_statement.set_options(
-                    **{"adbc.sqlite.query.batch_rows": str(CHUNK_ROWS)}
-                )
-            cursor.execute(sql)
-            return cursor.fetch_arrow_table()
-
-    def ranges(self, table: str, where: str) -> list[str]:
-        """The table's rows as primary-key ranges of about RANGE_ROWS ids each (SQL clauses)."""
-        source, pk, _, _ = SOURCES[table]
-        bounds = self.query(f"SELECT min({pk}) AS lo, max({pk}) AS hi FROM {source}")
-        lo, hi = bounds.column(0)[0].as_py(), bounds.column(1)[0].as_py()
-        if lo is None:
-            return []
-        parts = max(1, -(-(hi - lo + 1) // RANGE_ROWS))
-        step = -(-(hi - lo + 1) // parts)
-        out = []
-        for start in range(lo, hi + 1, step):
-            clause = f"{pk} >= {start} AND {pk} < {start + step}"
-            out.append(f"{clause} AND {where}" if where else clause)
-        return out
-
-    def read(self, table: str, where: str) -> Iterator[pa.Table]:
-        """Raw tables of the ranges, in range order; at most workers + 1 ranges in memory."""
-        base = _select(table, self.vendor, self.mode)
-        pending: deque[Future] = deque()
-        for clause in self.ranges(table, where):
-            pending.append(self.pool.submit(self.query, f"{base} WHERE {clause}"))
-            if len(pending) > self.workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+def _read_failed(message: str) -> SnapshotReadError:
+    return SnapshotReadError(
+        f"读取户籍数据失败：{message}", f"reading the registry failed: {message}"
+    )
 
 
 def _raw_types(table: str) -> list[pa.DataType]:
@@ -558,13 +563,14 @@ def read_tables(
     (households without `already_monitored`). `on_table(name)` is called before a table is
     read (never while the connection streams a table: it may use the connection)."""
     driver = adbc_uri() if household_ids is None else None
-    bulk = _Adbc(driver, workers or snapshot_threads()) if driver is not None else None
+    bulk = None
     try:
-        if bulk is not None:
-            scope = _literal_scope(area_codes, "h")
+        if driver is not None:
+            bulk = _Bulk(driver, workers or snapshot_threads(), _literal_scope(area_codes, "h"))
 
             def raw(table: str) -> Iterable[pa.Table]:
-                return bulk.read(table, _household_filter(table, scope))
+                assert bulk is not None
+                return bulk.read(table)
         else:
 
             def raw(table: str) -> Iterable[pa.Table]:
