@@ -1298,8 +1298,8 @@ class _Compiler:
         condition); for `latest` only the record the feature took. Person-level features are
         reached through the household's members, household-level ones through household_id.
         """
-        parts = []
         schema = [("household_id", "text"), ("rule", "text"), ("record_id", "text")]
+        selects: list[tuple] = []
         for rule in self.cat.rules.values():
             if not rule.active or rule.kind != "monitoring" or rule.grain != HOUSEHOLD:
                 continue
@@ -1310,7 +1310,33 @@ class _Compiler:
                 key = (agg.source, agg.group) if agg.fn == "latest" else (agg.source, n)
                 groups.setdefault(key, []).append(n)
             for (table, _), names in groups.items():
-                parts.append(self._evidence_select(rule, table, names, hh, pp))
+                selects.append((rule, table, names))
+        # The members of households where a rule with person-level records fired, with those
+        # rules' flags: one stage (a few percent of persons), read by every person-level branch
+        # instead of each branch joining all households to all persons again.
+        flags = sorted(
+            {rule.node for rule, _, names in selects if self.nodes[names[0]].grain == PERSON}
+        )
+        members = None
+        if flags:
+            fired = None
+            for flag in flags:
+                cond = exp.EQ(
+                    this=exp.Coalesce(this=exp.column(flag, table="t"), expressions=[exp.false()]),
+                    expression=exp.true(),
+                )
+                fired = cond if fired is None else exp.Or(this=fired, expression=cond)
+            select = exp.select(
+                exp.column("household_id", table="t"),
+                exp.column("id_number", table="m"),
+                *[exp.column(flag, table="t") for flag in flags],
+            ).from_(_alias(_table(hh.name), "t", table=True), copy=False)
+            select = _join_household(select, pp.name, "m", "t", "inner").where(fired, copy=False)
+            members = self.add_step("ev_members", select)
+            self.materialized.add(members)
+        parts = [
+            self._evidence_select(rule, table, names, hh, members) for rule, table, names in selects
+        ]
         if not parts:
             empty = exp.select(*[_alias(_cast(exp.Null(), "VARCHAR"), c) for c, _ in schema]).where(
                 exp.false(), copy=False
@@ -1337,7 +1363,7 @@ class _Compiler:
             )
         return q, schema
 
-    def _evidence_select(self, rule, table: str, names: list[str], hh: _Frame, pp: _Frame):
+    def _evidence_select(self, rule, table: str, names: list[str], hh: _Frame, members):
         agg = self.nodes[names[0]].agg
         node = self.nodes[names[0]]
         area = exp.column("area_key", table="t")
@@ -1351,12 +1377,11 @@ class _Compiler:
             _alias(_cast(exp.column("household_id", table="t"), "VARCHAR"), "household_id"),
             _alias(exp.Literal.string(rule.id), "rule"),
             _alias(_cast(exp.column("record_id", table="f"), "VARCHAR"), "record_id"),
-        ).from_(_alias(_table(hh.name), "t", table=True), copy=False)
+        ).from_(_alias(_table(members if by_person else hh.name), "t", table=True), copy=False)
         if by_person:
-            select = _join_household(select, pp.name, "m", "t", "inner")
             key = exp.EQ(
                 this=exp.column("id_number", table="f"),
-                expression=exp.column("id_number", table="m"),
+                expression=exp.column("id_number", table="t"),
             )
         else:
             key = exp.EQ(
