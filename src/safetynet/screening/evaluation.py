@@ -244,47 +244,37 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
 
 
 def engine_results(res, *, explain) -> ScreenResults:
-    """The engine's relations in the screen's neutral schemas (plus explanations of warnings)."""
-    hh = res.households
-    if "evaluated" in hh.column_names:
-        evaluated = pc.fill_null(hh.column("evaluated"), False)
-        if not pc.all(evaluated).as_py():  # a copy of the wide relation only when needed
-            hh = hh.filter(evaluated)
-    rules = _lists(hh.column("rules"))
-    risks = _lists(hh.column("risk_types"))
-    households = hh.drop_columns(["rules", "risk_types"]).append_column("rules", rules)
-    households = households.append_column("risk_types", risks)
+    """The engine's relations in the screen's neutral schemas (plus explanations of warnings).
+
+    The reshaping (evaluated households, their rule lists, the active members' programme
+    columns) runs in DuckDB on both cores: for a region these relations have millions of rows.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        con.register("hh", res.households)
+        con.register("pp", res.persons)
+        where = (
+            "WHERE coalesce(evaluated, false)" if "evaluated" in res.households.column_names else ""
+        )
+        hh = con.sql(
+            f"SELECT * REPLACE ({_LIST.format(c='rules')} AS rules,"
+            f" {_LIST.format(c='risk_types')} AS risk_types) FROM hh {where}"
+        ).to_arrow_table()
+        active = "FROM pp WHERE coalesce(active, false)"
+        tekun = con.sql(
+            "SELECT id_number, household_id, tekun_eligible AS eligible, care_level,"
+            f" tekun_amount AS monthly_amount {active}"
+        ).to_arrow_table()
+        single_person = con.sql(
+            "SELECT id_number, household_id, single_amount AS monthly_amount"
+            f" {active} AND coalesce(single_eligible, false)"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    rules = hh.column("rules").combine_chunks().cast(pa.list_(pa.string()))
+    households = hh
     persons = res.persons
-    # only the programme columns, then the filter: the person relation is wide and, for a
-    # region, millions of rows long
-    active = persons.select(
-        [
-            "id_number",
-            "household_id",
-            "tekun_eligible",
-            "care_level",
-            "tekun_amount",
-            "single_eligible",
-            "single_amount",
-        ]
-    ).filter(pc.fill_null(persons.column("active"), False))
-    tekun = pa.table(
-        {
-            "id_number": active.column("id_number"),
-            "household_id": active.column("household_id"),
-            "eligible": active.column("tekun_eligible"),
-            "care_level": active.column("care_level"),
-            "monthly_amount": active.column("tekun_amount"),
-        }
-    )
-    single = active.filter(pc.fill_null(active.column("single_eligible"), False))
-    single_person = pa.table(
-        {
-            "id_number": single.column("id_number"),
-            "household_id": single.column("household_id"),
-            "monthly_amount": single.column("single_amount"),
-        }
-    )
     quality = _split_messages(res.quality)
     explanations = (
         explain(hh, rules, persons)
@@ -324,15 +314,18 @@ def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table
         con.close()
 
 
+# ';'-joined IDs → a sorted list of distinct IDs
+_LIST = (
+    "list_sort(list_distinct(list_filter(string_split(coalesce({c}, ''), ';'), lambda x: x <> '')))"
+)
+
+
 def _lists(column: pa.ChunkedArray) -> pa.Array:
-    """';'-joined IDs → sorted, distinct lists (set-based, in DuckDB)."""
+    """';'-joined IDs → sorted, distinct lists (as `engine_results` makes them)."""
     con = duckdb.connect()
     try:
         con.register("t", pa.table({"v": column}))
-        out = con.sql(
-            "SELECT list_sort(list_distinct(list_filter(string_split(coalesce(v, ''), ';'), "
-            "lambda x: x <> ''))) AS l FROM t"
-        ).to_arrow_table()
+        out = con.sql(f"SELECT {_LIST.format(c='v')} AS l FROM t").to_arrow_table()
     finally:
         con.close()
     return out.column("l").combine_chunks().cast(pa.list_(pa.string()))
