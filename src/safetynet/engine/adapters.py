@@ -743,7 +743,7 @@ def _normalise(table: pa.Table, schema: pa.Schema, rel: str, engine: str) -> pa.
                 arr = arr.cast(pa.string())
             else:
                 arr = arr.cast(f.type)
-        arrays.append(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+        arrays.append(arr)  # chunks kept: combining them copies every column of a region
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
