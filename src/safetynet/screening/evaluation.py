@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from safetynet.core.errors import SafetyNetError
 
-from .results import ScreenResults
+from .results import HOUSEHOLDS, ScreenResults
 from .snapshot import Snapshot
 
 Evaluate = Callable[[Snapshot, Path], ScreenResults]
@@ -257,10 +257,16 @@ def engine_results(res, *, explain) -> ScreenResults:
         where = (
             "WHERE coalesce(evaluated, false)" if "evaluated" in res.households.column_names else ""
         )
-        hh = con.sql(
-            f"SELECT * REPLACE ({_LIST.format(c='rules')} AS rules,"
-            f" {_LIST.format(c='risk_types')} AS risk_types) FROM hh {where}"
-        ).to_arrow_table()
+        lists = f"{_LIST.format(c='rules')} AS rules, {_LIST.format(c='risk_types')} AS risk_types"
+        kept = ", ".join(
+            f'"{c}"'
+            for c in HOUSEHOLDS.names
+            if c in res.households.column_names and c not in ("rules", "risk_types")
+        )
+        households = con.sql(f"SELECT {kept}, {lists} FROM hh {where}").to_arrow_table()
+        # every value column, for the explanations: warned households only
+        warned = (where + " AND" if where else "WHERE") + " coalesce(rules, '') <> ''"
+        hh = con.sql(f"SELECT * REPLACE ({lists}) FROM hh {warned}").to_arrow_table()
         active = "FROM pp WHERE coalesce(active, false)"
         tekun = con.sql(
             "SELECT id_number, household_id, tekun_eligible AS eligible, care_level,"
@@ -273,7 +279,6 @@ def engine_results(res, *, explain) -> ScreenResults:
     finally:
         con.close()
     rules = hh.column("rules").combine_chunks().cast(pa.list_(pa.string()))
-    households = hh
     persons = res.persons
     quality = _split_messages(res.quality)
     explanations = (
@@ -291,7 +296,8 @@ def engine_results(res, *, explain) -> ScreenResults:
 
 
 def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table:
-    """Each explanation of a fired rule gets the department record ids behind that rule."""
+    """Each explanation of a fired rule gets the department record ids behind that rule
+    (rows in no particular order: the screen sorts its results)."""
     if evidence is None or explanations.num_rows == 0:
         return explanations
     con = duckdb.connect()
@@ -307,8 +313,7 @@ def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table
                FROM x LEFT JOIN (
                    SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records
                    FROM ev WHERE record_id IS NOT NULL GROUP BY household_id, rule
-               ) e ON e.household_id = x.household_id AND e.rule = x.rule
-               ORDER BY x.household_id, x.rule, x.id_number"""
+               ) e ON e.household_id = x.household_id AND e.rule = x.rule"""
         ).to_arrow_table()
     finally:
         con.close()
