@@ -235,6 +235,12 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         results.timings = {
             "engine": round(engine_seconds, 3),
             "explain": round(time.perf_counter() - started - engine_seconds, 3),
+            # the engine's own steps (stages and output relations), for the operator
+            **{
+                f"step_{name}": round(seconds, 3)
+                for name, seconds in (getattr(res, "timings", None) or {}).items()
+                if name.startswith(("sn_", "output:"))
+            },
         }
         return results
 
