@@ -159,7 +159,7 @@ class ScreenResults:
     def concat(*parts: ScreenResults) -> ScreenResults:
         return ScreenResults(
             **{
-                name: pa.concat_tables([getattr(p, name) for p in parts]).combine_chunks()
+                name: pa.concat_tables([getattr(p, name) for p in parts])
                 for name in SCHEMAS
             }
         )
