@@ -151,6 +151,30 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
 
+def test_result_files_failing_roll_the_stored_findings_back(
+    small_registry, scripted_engine, monkeypatch, settings
+):
+    """The files are written beside the store, in a second thread: when writing them fails,
+    the findings already stored in the transaction are rolled back and no run directory stays."""
+    from safetynet.screening.results import ScreenResults
+
+    first = run_screen()
+    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    Household.objects.filter(household_id="H00004").update(housing_grade="A")
+
+    def write_fails(self, directory):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(ScreenResults, "write", write_fails)
+    with pytest.raises(OSError):
+        run_screen()
+    failed = ScreenRun.objects.order_by("-id").first()
+    assert failed.status == ScreenRun.Status.FAILED and "no space left" in failed.error
+    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    runs_dir = Path(settings.DATA_DIR) / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
+
+
 def test_engine_failure_marks_the_run_failed(small_registry, scripted_engine):
     scripted_engine.fail_on_evaluate = True
     with pytest.raises(RuntimeError):

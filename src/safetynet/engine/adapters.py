@@ -191,6 +191,16 @@ class DuckDBBackend:
         with self._lock:
             return self._db.cursor()
 
+    def dispose(self) -> None:
+        """Close the backend's databases: DuckDB returns their memory to the system only then
+        (dropping tables keeps it for reuse). Arrow results already fetched stay valid."""
+        with self._lock:
+            self._db.close()
+            if self._prepared_db is not None:
+                self._prepared_db.close()
+                self._prepared_db = None
+                self._prepared.clear()
+
     def run_prepared(
         self, plan: Plan, tables: Mapping[str, pa.Table]
     ) -> dict[str, pa.Table] | None:

@@ -119,11 +119,10 @@ def _split_messages(q: pa.Table) -> pa.Table:
         con.close()
 
 
-_SCREEN_ENGINES: dict[tuple, object] = {}
-
-
 def screen_engine(name: str):
-    """The screen's own DuckDB engine, bounded in memory and threads (duckdb_settings)."""
+    """A DuckDB engine for one screen, bounded in memory and threads (duckdb_settings). Its
+    database is the run's own: the run disposes of it as soon as the engine's relations are
+    fetched, which gives the memory of the stages back before results are rendered and stored."""
     from safetynet.engine.adapters import DuckDBBackend, RuleEngine
 
     class ParquetViews(DuckDBBackend):
@@ -143,14 +142,11 @@ def screen_engine(name: str):
             )
 
     conf = duckdb_settings()
-    key = (name, conf["memory_limit"], conf["threads"])
-    if key not in _SCREEN_ENGINES:
-        backend = ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
-        # Row order inside a stage means nothing to the screen (it sorts its results): letting
-        # DuckDB drop it saves memory on region-sized stages.
-        backend.session().execute("SET GLOBAL preserve_insertion_order = false")
-        _SCREEN_ENGINES[key] = RuleEngine(backend)
-    return _SCREEN_ENGINES[key]
+    backend = ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
+    # Row order inside a stage means nothing to the screen (it sorts its results): letting
+    # DuckDB drop it saves memory on region-sized stages.
+    backend.session().execute("SET GLOBAL preserve_insertion_order = false")
+    return RuleEngine(backend)
 
 
 def spark_screen_engine(name: str):
@@ -196,7 +192,8 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     catalogue = default_catalogue()
     overrides = override_entries(catalogue)
     binding = bind_areas(catalogue.params, as_of, extra=overrides)
-    rule_engine = screen_engine(engine) if engine == "duckdb" else spark_screen_engine(engine)
+    rule_engine = None if engine == "duckdb" else spark_screen_engine(engine)
+    dialect = "duckdb" if rule_engine is None else rule_engine.dialect
     feeds = feed_sources()
     extra_inputs: dict[str, object] = dict(feeds)
     if "area_codes" in catalogue.inputs:
@@ -208,7 +205,7 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
     plan = compile_plan(
         catalogue,
         binding,
-        dialect=rule_engine.dialect,
+        dialect=dialect,
         ordered=False,
         evidence=True,
         explained=frozenset(r.id for r in explainer.rules),
@@ -229,7 +226,12 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             **extra_inputs,
         }
         started = time.perf_counter()
-        res = rule_engine.run(plan, inputs)
+        run_engine = screen_engine(engine) if rule_engine is None else rule_engine
+        try:
+            res = run_engine.run(plan, inputs)
+        finally:
+            if rule_engine is None:
+                run_engine.backend.dispose()
         engine_seconds = time.perf_counter() - started
         results = engine_results(res, explain=explainer)
         results.timings = {

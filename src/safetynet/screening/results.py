@@ -158,10 +158,7 @@ class ScreenResults:
     @staticmethod
     def concat(*parts: ScreenResults) -> ScreenResults:
         return ScreenResults(
-            **{
-                name: pa.concat_tables([getattr(p, name) for p in parts])
-                for name in SCHEMAS
-            }
+            **{name: pa.concat_tables([getattr(p, name) for p in parts]) for name in SCHEMAS}
         )
 
     def sorted(self) -> ScreenResults:
