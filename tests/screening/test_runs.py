@@ -151,11 +151,11 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
 
-def test_result_files_failing_roll_the_stored_findings_back(
+def test_result_files_failing_leave_the_previous_findings(
     small_registry, scripted_engine, monkeypatch, settings
 ):
-    """The files are written beside the store, in a second thread: when writing them fails,
-    the findings already stored in the transaction are rolled back and no run directory stays."""
+    """Writing the result files fails (a full disk): the run is failed, the findings stay as
+    the previous run left them, and no directory of the failed run stays."""
     from safetynet.screening.results import ScreenResults
 
     first = run_screen()

@@ -9,10 +9,9 @@ The steps, and what a failure at any of them leaves behind:
 4. evaluate the catalogue on the chosen engine; merge with the base run's results for the
    households that did not change; add the programme quality checks;
 5. write the results as Parquet (and the CSV files of `--out`) inside the temporary directory,
-   in a second thread while step 6 stores the findings;
+   then rename it to `DATA_DIR/runs/<run id>/`;
 6. in ONE transaction: store the findings (new, still open, resolved), attach warnings of
-   households under an open case to that case, wait for the files and rename the temporary
-   directory to `DATA_DIR/runs/<run id>/`, mark the run succeeded, audit it.
+   households under an open case to that case, mark the run succeeded, audit it.
 
 Any exception marks the run failed with its error and removes the run's directory: the findings
 of the previous run stay exactly as they were.
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -139,14 +137,17 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
     run.save(update_fields=["status", "started_at", "heartbeat_at", "error"])
     tmp = runs_root() / f".{run.pk}.tmp-{uuid.uuid4().hex[:8]}"
     final = runs_root() / str(run.pk)
-    files: _ResultFiles | None = None
     try:
         results, info = _evaluate(run, tmp, report)
-        report(85, "写入结果并保存预警和问题 / writing results, storing findings")
-        # The result files (sorted, so two engines' files compare byte for byte) are written by
-        # a second thread while the findings are stored: DuckDB and SQLite/PostgreSQL both work
-        # outside the GIL. The transaction commits only once the files are written.
-        files = _ResultFiles(results, tmp, out_dir, report)
+        report(85, "写入结果 / writing results")
+        with report.step("write_results"):
+            results.write(tmp / "results")
+            if out_dir is not None:
+                write_csvs(results, tmp / "csv")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        report(90, "保存预警和问题 / storing findings")
         counts = dict(info["counts"])
         counts.update(results.counts())
         with transaction.atomic():
@@ -158,11 +159,6 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
                     now=timezone.now(),
                 )
                 _attach_to_cases(run)
-            with report.step("wait_for_files"):
-                files.wait()
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
             counts["timings"] = report.timings
             run.status = ScreenRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
@@ -185,8 +181,6 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
                 },
             )
     except BaseException as exc:
-        if files is not None:
-            files.wait(quiet=True)  # the writer is done with the directory before it goes
         shutil.rmtree(tmp, ignore_errors=True)
         if run.status != ScreenRun.Status.SUCCEEDED:
             shutil.rmtree(final, ignore_errors=True)
@@ -277,37 +271,10 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
         checks = programme_checks(
             as_of=run.as_of, area_codes=run.area_codes, eligibility=merged.households
         )
-    results = ScreenResults.concat(merged, ScreenResults.from_tables(quality=checks))
+    with report.step("sort"):
+        results = ScreenResults.concat(merged, ScreenResults.from_tables(quality=checks)).sorted()
     shutil.rmtree(tmp / "work", ignore_errors=True)
     return results, info
-
-
-class _ResultFiles:
-    """The run's result files (Parquet, and the CSV files of `--out`), sorted and written in a
-    thread of their own; `wait` joins it and raises what it raised."""
-
-    def __init__(self, results: ScreenResults, tmp: Path, out_dir: Path | None, report):
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._write, args=(results, tmp, out_dir, report), name="screen-files"
-        )
-        self.thread.start()
-
-    def _write(self, results: ScreenResults, tmp: Path, out_dir: Path | None, report) -> None:
-        try:
-            with report.step("sort"):
-                ordered = results.sorted()
-            with report.step("write_results"):
-                ordered.write(tmp / "results")
-                if out_dir is not None:
-                    write_csvs(ordered, tmp / "csv")
-        except BaseException as exc:  # handed to wait()
-            self.error = exc
-
-    def wait(self, *, quiet: bool = False) -> None:
-        self.thread.join()
-        if self.error is not None and not quiet:
-            raise self.error
 
 
 def _merge(
