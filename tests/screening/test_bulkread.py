@@ -83,3 +83,24 @@ def test_a_failed_read_raises_a_bilingual_error_and_cleans_up(tmp_path):
     assert "读取户籍数据失败" in info.value.zh
     assert "reading the registry failed" in info.value.en and "no_such_column" in info.value.en
     assert not (tmp_path / "parts").exists()
+
+
+def test_an_orphaned_reader_stops_and_removes_its_files(tmp_path):
+    """When the screening process is gone, the reader does not go on filling the disk."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "db.sqlite3"
+    _database(path).close()
+    out = tmp_path / "parts"
+    out.mkdir()
+    spec = {**_spec(path), "out": str(out), "parent": -1}  # not this reader's parent
+    done = subprocess.run(
+        [sys.executable, "-m", "safetynet.screening.bulkread"],
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not out.exists()

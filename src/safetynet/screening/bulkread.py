@@ -109,7 +109,8 @@ class ChildReader:
             stderr=self.errors,
         )
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({**spec, "out": str(self.dir)}).encode())
+        payload = {**spec, "out": str(self.dir), "parent": os.getpid()}
+        self.proc.stdin.write(json.dumps(payload).encode())
         self.proc.stdin.close()
 
     def read(self, table: str, failed: Callable[[str], Exception]) -> Iterator[pa.Table]:
@@ -154,12 +155,23 @@ def _child(spec: dict) -> None:
         range_rows=spec["range_rows"],
     )
     ahead = spec.get("ahead", 4)
+    parent = spec.get("parent")
+
+    def orphaned() -> bool:  # the screen died: stop, and leave nothing behind
+        return parent is not None and os.getppid() != parent
+
     try:
         for t in spec["tables"]:
             name = t["name"]
             for n, part in enumerate(reader.read(t["select"], t["source"], t["pk"], t["where"])):
                 while len(list(out.glob(f"{name}-*.arrow"))) >= ahead:
+                    if orphaned():
+                        _remove(out)
+                        return
                     time.sleep(0.005)  # the consumer is behind
+                if orphaned():
+                    _remove(out)
+                    return
                 tmp = out / f".{name}-{n:05d}.tmp"
                 with pa.OSFile(str(tmp), "wb") as sink:
                     with pa.ipc.new_file(sink, part.schema) as writer:
@@ -168,6 +180,15 @@ def _child(spec: dict) -> None:
             (out / f"{name}.done").write_text("done")
     finally:
         reader.close()
+
+
+def _remove(directory: Path) -> None:
+    for entry in directory.glob("*"):
+        entry.unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
