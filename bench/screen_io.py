@@ -41,6 +41,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from registry import backend_cpu  # noqa: E402 - the registry bench's reading of the server
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 AS_OF = dt.date(2024, 6, 30)
@@ -55,22 +58,6 @@ def _django(db_dir: Path, database_url: str | None) -> None:
     import django
 
     django.setup()
-
-
-def backend_cpu() -> float | None:
-    """CPU seconds of the Django connection's PostgreSQL backend (None: not PostgreSQL here)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Clock:
