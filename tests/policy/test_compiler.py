@@ -66,6 +66,12 @@ CASES = [
     (Decimal("9999999.9999"), 7, 4),
     (Decimal("-2.5"), 1, 0),
     (Decimal("1234.5678"), 240, 3),
+    # beyond 10^9 the DECIMAL path, exact to the last digit as well
+    (Decimal("999999999.9999"), 1, 3),
+    (Decimal("1000000000.0005"), 1, 3),
+    (Decimal("-1000000000.0005"), 1, 3),
+    (Decimal("4000000000.5"), 1, 0),
+    (Decimal("-3999999999.25"), 2, 1),
 ]
 
 
@@ -94,6 +100,31 @@ def test_round_div_half_up_on_exact_halves():
     )
 )
 def test_round_div_is_exact_half_up(cases):
+    rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
+    for (a, b, k), (got,) in zip(cases, rows, strict=True):
+        assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.decimals(
+                min_value=Decimal("-400000000000"),
+                max_value=Decimal("400000000000"),
+                places=4,
+                allow_nan=False,
+                allow_infinity=False,
+            ),
+            st.integers(min_value=1, max_value=240),
+            st.integers(min_value=0, max_value=1),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_round_div_is_exact_on_both_sides_of_the_double_path(cases):
+    """Below 10^9 the scaling runs in double precision, above in DECIMAL: both exact."""
     rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
     for (a, b, k), (got,) in zip(cases, rows, strict=True):
         assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 
 from safetynet.core import audit
 from safetynet.core.models import AuditEvent
@@ -149,6 +151,49 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
+
+
+def test_explanation_values_that_are_not_json_store_nothing(small_registry, scripted_engine):
+    """The JSON the store writes is checked before the write (SQLite's own per-row JSON
+    checks are off while it writes): a bad `values` text fails the run, the findings stay."""
+    from safetynet.core.errors import SafetyNetError
+    from safetynet.screening.results import ScreenResults
+
+    run_screen()
+    before = sorted(Finding.objects.values_list("key", "state", "last_run_id", "explanations"))
+    real = ScreenResults.sorted
+
+    def broken_values(self):
+        out = real(self)
+        bad = {
+            "household_id": "H00004",
+            "id_number": None,
+            "rule": "M-HOUSING",
+            "zh": "住房不安全",
+            "en": "unsafe housing",
+            "values": '{"monitoring.income_line": 7300',  # cut short
+            "source": "POLICY.md",
+            "evidence": [],
+        }
+        extra = pa.Table.from_pylist([bad], schema=out.explanations.schema)
+        out.explanations = pa.concat_tables([out.explanations, extra])
+        return out
+
+    from unittest import mock
+
+    with mock.patch.object(ScreenResults, "sorted", broken_values):
+        with pytest.raises(SafetyNetError) as err:
+            run_screen()
+    assert "not valid JSON" in err.value.en and "JSON" in err.value.zh
+    failed = ScreenRun.objects.order_by("-id").first()
+    assert failed.status == ScreenRun.Status.FAILED
+    assert (
+        sorted(Finding.objects.values_list("key", "state", "last_run_id", "explanations")) == before
+    )
+    if connection.vendor == "sqlite":  # the JSON checks are on again after a store
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA ignore_check_constraints")
+            assert cursor.fetchone()[0] == 0
 
 
 def test_result_files_failing_leave_the_previous_findings(

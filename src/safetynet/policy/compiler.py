@@ -376,17 +376,44 @@ class _Compiler:
         a is scaled to millionths (exact for up to 6 decimal places), b is a positive integer.
         With A = a × 10^6, N = |A| × 10^k, D = b × 10^6: result = sign(A) × ⌊(2N + D) / 2D⌋ / 10^k.
         Both engines do the same BIGINT operations, so they agree to the last digit.
+
+        A is computed in double precision when |a| < 10^9: a value with up to 6 decimal places
+        is then within 0.25 of the integer A after the one rounding of each step, so ROUND gives
+        A exactly — about 12 times cheaper than the 38-digit DECIMAL arithmetic used for larger
+        values (one rounding macro over 3M households: 1.0 CPU-s that way, 0.08 s this way).
         """
         scale = 1_000_000
-        big_a = _cast(
+        as_double = _cast(exp.Paren(this=a), "DOUBLE")
+        fast = _cast(
+            exp.Round(
+                this=exp.Mul(this=as_double.copy(), expression=exp.Literal.number(scale)),
+                decimals=exp.Literal.number(0),
+            ),
+            "BIGINT",
+        )
+        exact = _cast(
             exp.Round(
                 this=exp.Mul(
-                    this=_cast(exp.Paren(this=a), "DECIMAL(38, 6)"),
+                    this=_cast(exp.Paren(this=a.copy()), "DECIMAL(38, 6)"),
                     expression=exp.Literal.number(scale),
                 ),
                 decimals=exp.Literal.number(0),
             ),
             "BIGINT",
+        )
+        big_a = exp.Paren(
+            this=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.LT(
+                            this=exp.Abs(this=as_double.copy()),
+                            expression=exp.Literal.number(10**9),
+                        ),
+                        true=fast,
+                    )
+                ],
+                default=exact,
+            )
         )
         big_b = _cast(exp.Paren(this=b), "BIGINT")
         numerator = exp.Add(
@@ -1027,6 +1054,15 @@ class _Compiler:
                 branch = branch.from_(from_, copy=False)
                 for target, on, kind in joins:
                     branch = branch.join(target, on=on, join_type=kind, copy=False)
+                # A record none of whose conditions holds adds only NULLs and zeros, which the
+                # HAVING below drops when they are all a key has: leave it out before grouping
+                # (at region scale most department records lie outside the rules' windows).
+                conds = [self._row_filter(self.nodes[n], f_alias, area) for n in names]
+                if key_names and conds and all(c is not None for c in conds):
+                    keep_row = conds[0]
+                    for c in conds[1:]:
+                        keep_row = exp.Or(this=keep_row, expression=c)
+                    branch = branch.where(keep_row, copy=False)
                 branches.append(branch)
             union = branches[0]
             for b in branches[1:]:
@@ -1057,8 +1093,8 @@ class _Compiler:
         return cte, join_on
 
     def _latest_by_aggregate(self, first, members: list[str], source):
-        """`latest` (rank 1) as an aggregate: ARG_MAX of a struct of the wanted values by a
-        struct of the ordering columns, one GROUP BY — linear where a window partitioned by
+        """`latest` (rank 1) as an aggregate: ARG_MAX of a struct of the wanted values by the
+        ordering column (a struct of them when there are several), one GROUP BY — linear where a window partitioned by
         person sorts. Ordering columns are coalesced to the lowest value of their type, so NULLs
         lose as under ROW_NUMBER … DESC NULLS LAST, the same on both engines."""
         from_, joins, pairs, area, f_alias = source(first.source, members)
@@ -1073,16 +1109,20 @@ class _Compiler:
                     expression=self.render(self.nodes[n].agg.of.expr, f_alias, area),
                 )
             )
-        order = exp.Struct(
-            expressions=[
-                exp.PropertyEQ(
-                    this=exp.to_identifier(f"o{i}"),
-                    expression=exp.Coalesce(
-                        this=exp.column(c, table="f"), expressions=[_lowest(types.get(c, "text"))]
-                    ),
-                )
-                for i, c in enumerate(first.order_by)
-            ]
+        keys = [
+            exp.Coalesce(this=exp.column(c, table="f"), expressions=[_lowest(types.get(c, "text"))])
+            for c in first.order_by
+        ]
+        # one ordering column is compared as it is: a struct costs a sort key per record
+        order = (
+            keys[0]
+            if len(keys) == 1
+            else exp.Struct(
+                expressions=[
+                    exp.PropertyEQ(this=exp.to_identifier(f"o{i}"), expression=k)
+                    for i, k in enumerate(keys)
+                ]
+            )
         )
         inner = exp.select(
             *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)],
@@ -1119,6 +1159,18 @@ class _Compiler:
             )
             return exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero)
         return exp.Case(ifs=[exp.If(this=where, true=of)]) if where is not None else of
+
+    def _row_filter(self, node: Node, alias, area) -> exp.Expression | None:
+        """When a record adds something to the node's aggregate (a value that is not NULL, or
+        1 for `any`); None when every record may."""
+        agg = node.agg
+        where = self.render(agg.where.expr, alias, area) if agg.where is not None else None
+        if agg.fn == "any":
+            of = self.render(agg.of.expr, alias, area)
+            if where is None:
+                return exp.Paren(this=of)
+            return exp.And(this=exp.Paren(this=where), expression=exp.Paren(this=of))
+        return exp.Paren(this=where) if where is not None else None
 
     def _not_default(self, fn: str, value: str) -> exp.Expression:
         """The group's aggregate differs from what a missing group reads as."""
