@@ -11,7 +11,9 @@ tree (the Spark JVM included) is sampled for peak memory:
   the rule catalogue, results and findings stored (`safetynet.screening.services.screen_run`);
 - the pandas baseline (bench/screen_pandas.py: the monitoring rules as an analyst would write
   them; Parquet in, warnings out — nothing stored);
-- SafetyNet on local Spark, end to end (only up to --spark-max persons).
+- SafetyNet on local Spark, end to end (only up to --spark-max persons);
+- with --next-night, SafetyNet on DuckDB once more over the findings the first run stored, the
+  data unchanged: a nightly run's usual case, every finding still open.
 
 Setup (generation and loading) is not timed. The table is printed at the end.
 """
@@ -113,7 +115,11 @@ def child_load(work: Path, data: Path, database_url: str | None) -> dict:
     return screen_load.load_registry(data)
 
 
-def child_screen(work: Path, data: Path, database_url: str | None, engine: str) -> dict:
+def child_screen(
+    work: Path, data: Path, database_url: str | None, engine: str, keep: bool = False
+) -> dict:
+    """One screen. `keep`: over the findings the previous run left (the next night with
+    nothing changed: every finding still open, none rewritten); otherwise from none."""
     _django(work, database_url)
     from django.core.management import call_command
     from django.db import connection
@@ -125,9 +131,10 @@ def child_screen(work: Path, data: Path, database_url: str | None, engine: str) 
     # department feeds: the bench's linked feed files stand in for the lake's linked views
     feeds = {p.stem: str(p) for p in sorted(data.glob("feed_*.parquet"))}
     evaluation.feed_sources = lambda: dict(feeds)
-    with connection.cursor() as cursor:  # every measured run starts from an empty findings table
-        cursor.execute("DELETE FROM screening_finding")
-        cursor.execute("DELETE FROM screening_screenrun")
+    if not keep:
+        with connection.cursor() as cursor:  # a first run: an empty findings table
+            cursor.execute("DELETE FROM screening_finding")
+            cursor.execute("DELETE FROM screening_screenrun")
     started = time.perf_counter()
     run = services.screen_run(actor=None, as_of=AS_OF, engine=engine)
     total = time.perf_counter() - started
@@ -138,6 +145,7 @@ def child_screen(work: Path, data: Path, database_url: str | None, engine: str) 
         "households": run.counts.get("households"),
         "quality": run.counts.get("quality"),
         "findings": run.counts.get("findings", {}).get("staged"),
+        "stored": run.counts.get("findings", {}),
     }
 
 
@@ -184,6 +192,11 @@ def main() -> None:
     parser.add_argument("--memory", default="6GB", help="DuckDB memory limit of the screen")
     parser.add_argument("--prepare-only", action="store_true", help="generate and load, no runs")
     parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument(
+        "--next-night",
+        action="store_true",
+        help="also time a second DuckDB run over the first one's findings (nothing changed)",
+    )
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -199,6 +212,13 @@ def main() -> None:
         plan = []
         if not args.skip_duckdb:
             plan.append(("SafetyNet · DuckDB", ["screen", str(work), str(data), db, "duckdb"]))
+            if args.next_night:
+                plan.append(
+                    (
+                        "SafetyNet · DuckDB, next run",
+                        ["screen", str(work), str(data), db, "duckdb", "keep"],
+                    )
+                )
         if persons <= args.pandas_max:
             plan.append(("pandas baseline", ["pandas", str(data)]))
         if persons <= args.spark_max:
@@ -256,7 +276,9 @@ if __name__ == "__main__":
         if kind == "load":
             out = child_load(Path(rest[0]), Path(rest[1]), rest[2] or None)
         elif kind == "screen":
-            out = child_screen(Path(rest[0]), Path(rest[1]), rest[2] or None, rest[3])
+            out = child_screen(
+                Path(rest[0]), Path(rest[1]), rest[2] or None, rest[3], keep=rest[4:] == ["keep"]
+            )
         else:
             out = child_pandas(Path(rest[0]))
         print(json.dumps(out, default=str))

@@ -27,6 +27,10 @@ CHECK = np.frombuffer(b"10X98765432", dtype="S1")
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高曾钟谢邱彭肖")
 GIVEN = list("建国秀英明华平志军小红丽文强伟芳敏静海燕春梅兰玉凤")
 MONEY = pa.decimal128(18, 2)
+# Rows per Parquet row group of the feed files, as the lake's linked views have them: written by
+# DuckDB's COPY (feeds.selectors.linked_feed_paths), whose default row group is 122,880 rows.
+# The screen scans a file on as many threads as it has row groups.
+LAKE_ROW_GROUP_ROWS = 122_880
 INCOME_FIELDS = [
     "wage",
     "business_income",
@@ -256,7 +260,12 @@ def _feeds(rng, persons, households, out_dir: Path, as_of, age, school_age) -> d
     counts = {}
 
     def write(kind, table):
-        pq.write_table(table, out_dir / f"feed_{kind}.parquet", compression="zstd")
+        pq.write_table(
+            table,
+            out_dir / f"feed_{kind}.parquet",
+            compression="zstd",
+            row_group_size=LAKE_ROW_GROUP_ROWS,
+        )
         counts[f"feed_{kind}"] = table.num_rows
 
     idx = np.arange(n_p)
