@@ -327,9 +327,10 @@ def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table
         con.close()
 
 
-# ';'-joined IDs → a sorted list of distinct IDs
+# ';'-joined IDs → a sorted list of distinct IDs (most households have none: no split for them)
 _LIST = (
-    "list_sort(list_distinct(list_filter(string_split(coalesce({c}, ''), ';'), lambda x: x <> '')))"
+    "CASE WHEN coalesce({c}, '') = '' THEN []::VARCHAR[] ELSE"
+    " list_sort(list_distinct(list_filter(string_split({c}, ';'), lambda x: x <> ''))) END"
 )
 
 
