@@ -1094,9 +1094,10 @@ class _Compiler:
 
     def _latest_by_aggregate(self, first, members: list[str], source):
         """`latest` (rank 1) as an aggregate: ARG_MAX of a struct of the wanted values by the
-        ordering column (a struct of them when there are several), one GROUP BY — linear where a window partitioned by
-        person sorts. Ordering columns are coalesced to the lowest value of their type, so NULLs
-        lose as under ROW_NUMBER … DESC NULLS LAST, the same on both engines."""
+        ordering column (a struct of them when there are several), one GROUP BY — linear where
+        a window partitioned by person sorts. Ordering columns are coalesced to the lowest value
+        of their type, so NULLs lose as under ROW_NUMBER … DESC NULLS LAST, the same on both
+        engines."""
         from_, joins, pairs, area, f_alias = source(first.source, members)
         key_names = [f"k{i}" for i in range(len(pairs))]
         types = self.cat.inputs[first.source].all_columns()
