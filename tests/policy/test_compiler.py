@@ -75,59 +75,47 @@ CASES = [
 ]
 
 
+def assert_round_div_exact(cases) -> None:
+    rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
+    for (a, b, k), (got,) in zip(cases, rows, strict=True):
+        assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
+
+
+def round_div_cases(bound: str, max_places: int):
+    """Lists of (a, b, places): |a| ≤ bound with 4 decimals, b in 1..240."""
+    return st.lists(
+        st.tuples(
+            st.decimals(
+                min_value=Decimal(f"-{bound}"),
+                max_value=Decimal(bound),
+                places=4,
+                allow_nan=False,
+                allow_infinity=False,
+            ),
+            st.integers(min_value=1, max_value=240),
+            st.integers(min_value=0, max_value=max_places),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+
+
 def test_round_div_half_up_on_exact_halves():
-    rows = duckdb.sql(round_div_sql(CASES, "duckdb")).fetchall()
-    for (a, b, k), (got,) in zip(CASES, rows, strict=True):
-        assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
+    assert_round_div_exact(CASES)
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.decimals(
-                min_value=Decimal("-9999999"),
-                max_value=Decimal("9999999"),
-                places=4,
-                allow_nan=False,
-                allow_infinity=False,
-            ),
-            st.integers(min_value=1, max_value=240),
-            st.integers(min_value=0, max_value=4),
-        ),
-        min_size=1,
-        max_size=25,
-    )
-)
+@given(round_div_cases("9999999", 4))
 def test_round_div_is_exact_half_up(cases):
-    rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
-    for (a, b, k), (got,) in zip(cases, rows, strict=True):
-        assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
+    assert_round_div_exact(cases)
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.decimals(
-                min_value=Decimal("-400000000000"),
-                max_value=Decimal("400000000000"),
-                places=4,
-                allow_nan=False,
-                allow_infinity=False,
-            ),
-            st.integers(min_value=1, max_value=240),
-            st.integers(min_value=0, max_value=1),
-        ),
-        min_size=1,
-        max_size=25,
-    )
-)
+@given(round_div_cases("400000000000", 1))
 def test_round_div_is_exact_on_both_sides_of_the_double_path(cases):
-    """Below 10^9 the scaling runs in double precision, above in DECIMAL: both exact."""
-    rows = duckdb.sql(round_div_sql(cases, "duckdb")).fetchall()
-    for (a, b, k), (got,) in zip(cases, rows, strict=True):
-        assert Decimal(got) == expected_round(a, b, k), (a, b, k, got)
+    """Below 10^9 the scaling runs in double precision, above in DECIMAL: both exact (the
+    bound keeps 2 × a × 10^6 × 10^places within BIGINT)."""
+    assert_round_div_exact(cases)
 
 
 def test_parameters_bind_as_literals_or_case_on_area_key():
