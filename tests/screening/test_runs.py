@@ -153,7 +153,9 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
 
-def test_explanation_values_that_are_not_json_store_nothing(small_registry, scripted_engine):
+def test_explanation_values_that_are_not_json_store_nothing(
+    small_registry, scripted_engine, monkeypatch
+):
     """The JSON the store writes is checked before the write (SQLite's own per-row JSON
     checks are off while it writes): a bad `values` text fails the run, the findings stay."""
     from safetynet.core.errors import SafetyNetError
@@ -179,11 +181,9 @@ def test_explanation_values_that_are_not_json_store_nothing(small_registry, scri
         out.explanations = pa.concat_tables([out.explanations, extra])
         return out
 
-    from unittest import mock
-
-    with mock.patch.object(ScreenResults, "sorted", broken_values):
-        with pytest.raises(SafetyNetError) as err:
-            run_screen()
+    monkeypatch.setattr(ScreenResults, "sorted", broken_values)
+    with pytest.raises(SafetyNetError) as err:
+        run_screen()
     assert "not valid JSON" in err.value.en and "JSON" in err.value.zh
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED
