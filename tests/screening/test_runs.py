@@ -163,10 +163,10 @@ def test_explanation_values_that_are_not_json_store_nothing(
 
     run_screen()
     before = sorted(Finding.objects.values_list("key", "state", "last_run_id", "explanations"))
-    real = ScreenResults.sorted
+    real = ScreenResults.concat
 
-    def broken_values(self):
-        out = real(self)
+    def broken_values(*parts):  # the run's results, as the findings store receives them
+        out = real(*parts)
         bad = {
             "household_id": "H00004",
             "id_number": None,
@@ -181,7 +181,7 @@ def test_explanation_values_that_are_not_json_store_nothing(
         out.explanations = pa.concat_tables([out.explanations, extra])
         return out
 
-    monkeypatch.setattr(ScreenResults, "sorted", broken_values)
+    monkeypatch.setattr(ScreenResults, "concat", staticmethod(broken_values))
     with pytest.raises(SafetyNetError) as err:
         run_screen()
     assert "not valid JSON" in err.value.en and "JSON" in err.value.zh
@@ -218,6 +218,40 @@ def test_result_files_failing_leave_the_previous_findings(
     assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
+
+
+def test_findings_failing_while_the_files_are_written_leave_no_directory(
+    small_registry, scripted_engine, monkeypatch, settings
+):
+    """The result files are written in a thread of their own while the findings are stored:
+    when storing fails first, the run waits for that thread before it removes the run's
+    directory, so nothing of the failed run is left behind."""
+    import time as _time
+
+    from safetynet.screening.results import ScreenResults
+
+    first = run_screen()
+    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    real_write = ScreenResults.write
+    written = []
+
+    def slow_write(self, directory):
+        _time.sleep(0.5)  # still writing when the findings fail
+        real_write(self, directory)
+        written.append(directory)
+
+    def store_fails(**kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(ScreenResults, "write", slow_write)
+    monkeypatch.setattr(store, "store_findings", store_fails)
+    with pytest.raises(RuntimeError):
+        run_screen()
+    assert written  # the thread finished its files ...
+    runs_dir = Path(settings.DATA_DIR) / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]  # ... then they went
+    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    assert ScreenRun.objects.order_by("-id").first().status == ScreenRun.Status.FAILED
 
 
 def test_engine_failure_marks_the_run_failed(small_registry, scripted_engine):

@@ -8,19 +8,22 @@ The steps, and what a failure at any of them leaves behind:
    temporary directory of the run;
 4. evaluate the catalogue on the chosen engine; merge with the base run's results for the
    households that did not change; add the programme quality checks;
-5. write the results as Parquet (and the CSV files of `--out`) inside the temporary directory,
-   then rename it to `DATA_DIR/runs/<run id>/`;
+5. sort the results and write them as Parquet (and the CSV files of `--out`) inside the
+   temporary directory — in a thread of their own, while step 6 stores the findings: the
+   database writes on one core, the sort and the files use the other;
 6. in ONE transaction: store the findings (new, still open, resolved), attach warnings of
-   households under an open case to that case, mark the run succeeded, audit it.
+   households under an open case to that case; wait for the files of step 5 and rename the
+   temporary directory to `DATA_DIR/runs/<run id>/`; mark the run succeeded, audit it.
 
-Any exception marks the run failed with its error and removes the run's directory: the findings
-of the previous run stay exactly as they were.
+Any exception (in either thread) marks the run failed with its error and removes the run's
+directory: the findings of the previous run stay exactly as they were.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -137,17 +140,11 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
     run.save(update_fields=["status", "started_at", "heartbeat_at", "error"])
     tmp = runs_root() / f".{run.pk}.tmp-{uuid.uuid4().hex[:8]}"
     final = runs_root() / str(run.pk)
+    files: _ResultFiles | None = None
     try:
         results, info = _evaluate(run, tmp, report)
-        report(85, "写入结果 / writing results")
-        with report.step("write_results"):
-            results.write(tmp / "results")
-            if out_dir is not None:
-                write_csvs(results, tmp / "csv")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-        report(90, "保存预警和问题 / storing findings")
+        report(85, "写入结果、保存预警和问题 / writing results, storing findings")
+        files = _ResultFiles(results, tmp, csv=out_dir is not None)
         counts = dict(info["counts"])
         counts.update(results.counts())
         with transaction.atomic():
@@ -159,6 +156,12 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
                     now=timezone.now(),
                 )
                 _attach_to_cases(run)
+            with report.step("results_wait"):
+                files.join()
+            report.timings.update(files.timings)
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
             counts["timings"] = report.timings
             run.status = ScreenRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
@@ -181,6 +184,8 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
                 },
             )
     except BaseException as exc:
+        if files is not None:
+            files.wait()  # the thread writes into tmp: it must have stopped first
         shutil.rmtree(tmp, ignore_errors=True)
         if run.status != ScreenRun.Status.SUCCEEDED:
             shutil.rmtree(final, ignore_errors=True)
@@ -271,10 +276,44 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
         checks = programme_checks(
             as_of=run.as_of, area_codes=run.area_codes, eligibility=merged.households
         )
-    with report.step("sort"):
-        results = ScreenResults.concat(merged, ScreenResults.from_tables(quality=checks)).sorted()
+    results = ScreenResults.concat(merged, ScreenResults.from_tables(quality=checks))
     shutil.rmtree(tmp / "work", ignore_errors=True)
-    return results, info
+    return results, info  # unsorted: _ResultFiles sorts them for the files
+
+
+class _ResultFiles:
+    """The run's result files, sorted and written in a thread of their own (DuckDB and Arrow
+    only, no database), while the caller stores the findings from the same, unsorted, results:
+    nothing the findings hold depends on row order. `join` raises the thread's error."""
+
+    def __init__(self, results: ScreenResults, tmp: Path, *, csv: bool):
+        self.timings: dict[str, float] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(results, tmp, csv), name="screen-result-files", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, results: ScreenResults, tmp: Path, csv: bool) -> None:
+        try:
+            start = time.monotonic()
+            ordered = results.sorted()
+            self.timings["sort"] = round(time.monotonic() - start, 3)
+            start = time.monotonic()
+            ordered.write(tmp / "results")
+            if csv:
+                write_csvs(ordered, tmp / "csv")
+            self.timings["write_results"] = round(time.monotonic() - start, 3)
+        except BaseException as exc:  # handed to the run's thread by join()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def join(self) -> None:
+        self.wait()
+        if self._error is not None:
+            raise self._error
 
 
 def _merge(
