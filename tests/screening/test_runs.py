@@ -210,7 +210,7 @@ def test_result_files_failing_leave_the_previous_findings(
     def write_fails(self, directory):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(ScreenResults, "write", write_fails)
+    monkeypatch.setattr(ScreenResults, "write_sorted", write_fails)
     with pytest.raises(OSError):
         run_screen()
     failed = ScreenRun.objects.order_by("-id").first()
@@ -232,7 +232,7 @@ def test_findings_failing_while_the_files_are_written_leave_no_directory(
 
     first = run_screen()
     before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
-    real_write = ScreenResults.write
+    real_write = ScreenResults.write_sorted
     written = []
 
     def slow_write(self, directory):
@@ -243,7 +243,7 @@ def test_findings_failing_while_the_files_are_written_leave_no_directory(
     def store_fails(**kwargs):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(ScreenResults, "write", slow_write)
+    monkeypatch.setattr(ScreenResults, "write_sorted", slow_write)
     monkeypatch.setattr(store, "store_findings", store_fails)
     with pytest.raises(RuntimeError):
         run_screen()
@@ -505,3 +505,31 @@ def test_household_keys_dense_and_sparse():
     assert HouseholdKeys(np.array([], np.int64), pa.array([], pa.string())).positions(
         pa.array([1])
     ).tolist() == [-1]
+
+
+def test_result_files_do_not_depend_on_the_order_rows_arrive_in(
+    small_registry, scripted_engine, tmp_path
+):
+    """The files are written from the unsorted results, one sorted table at a time: rows in
+    any order give the same files, in the order `sorted()` gives."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from safetynet.screening.results import ScreenResults
+
+    run = run_screen()
+    results = ScreenResults.read(Path(run.results_path))
+    assert results.households.num_rows > 1
+    rng = np.random.default_rng(7)
+    shuffled = ScreenResults(
+        **{
+            name: table.take(pa.array(rng.permutation(table.num_rows)))
+            for name, table in results.tables().items()
+        }
+    )
+    shuffled.write_sorted(tmp_path / "shuffled")
+    results.sorted().write(tmp_path / "sorted")
+    for name in results.tables():
+        got = pq.read_table(tmp_path / "shuffled" / f"{name}.parquet")
+        assert got.equals(pq.read_table(tmp_path / "sorted" / f"{name}.parquet")), name
+        assert got.equals(pq.read_table(Path(run.results_path) / f"{name}.parquet")), name

@@ -111,6 +111,17 @@ def conform(table: pa.Table | None, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _sorted_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> pa.Table:
+    """`table` in its fixed order: its key columns first, every other column breaking ties."""
+    keys = SORT_KEYS[name] + [c for c in table.column_names if c not in SORT_KEYS[name]]
+    con.register("t", table)
+    try:
+        order = ", ".join(f'"{k}" ASC NULLS LAST' for k in keys)
+        return conform(con.sql(f"SELECT * FROM t ORDER BY {order}").to_arrow_table(), SCHEMAS[name])
+    finally:
+        con.unregister("t")
+
+
 @dataclass
 class ScreenResults:
     households: pa.Table
@@ -184,18 +195,27 @@ class ScreenResults:
         con = duckdb.connect()
         try:
             con.execute(f"SET threads = {SORT_THREADS}")
-            out = {}
-            for name, table in self.tables().items():
-                keys = SORT_KEYS[name] + [c for c in table.column_names if c not in SORT_KEYS[name]]
-                con.register("t", table)
-                order = ", ".join(f'"{k}" ASC NULLS LAST' for k in keys)
-                out[name] = conform(
-                    con.sql(f"SELECT * FROM t ORDER BY {order}").to_arrow_table(), SCHEMAS[name]
-                )
-                con.unregister("t")
+            out = {name: _sorted_table(con, name, table) for name, table in self.tables().items()}
         finally:
             con.close()
         return ScreenResults(**out)
+
+    def write_sorted(self, directory: Path) -> None:
+        """What `sorted().write(directory)` writes, one table at a time (largest first): besides
+        the results themselves, only one sorted table is held at a time."""
+        directory.mkdir(parents=True, exist_ok=True)
+        tables = sorted(self.tables().items(), key=lambda item: -item[1].nbytes)
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET threads = {SORT_THREADS}")
+            for name, table in tables:
+                pq.write_table(
+                    _sorted_table(con, name, table),
+                    directory / f"{name}.parquet",
+                    compression="zstd",
+                )
+        finally:
+            con.close()
 
     def counts(self) -> dict[str, int]:
         h = self.households

@@ -284,7 +284,10 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
 class _ResultFiles:
     """The run's result files, sorted and written in a thread of their own (DuckDB and Arrow
     only, no database), while the caller stores the findings from the same, unsorted, results:
-    nothing the findings hold depends on row order. `join` raises the thread's error."""
+    nothing the findings hold depends on row order. `join` raises the thread's error.
+
+    Measured at 10M persons: the sort and the files (11 s one after the other) hide behind the
+    findings store, which writes the database on one core."""
 
     def __init__(self, results: ScreenResults, tmp: Path, *, csv: bool):
         self.timings: dict[str, float] = {}
@@ -297,12 +300,10 @@ class _ResultFiles:
     def _run(self, results: ScreenResults, tmp: Path, csv: bool) -> None:
         try:
             start = time.monotonic()
-            ordered = results.sorted()
-            self.timings["sort"] = round(time.monotonic() - start, 3)
-            start = time.monotonic()
-            ordered.write(tmp / "results")
-            if csv:
-                write_csvs(ordered, tmp / "csv")
+            # one sorted table at a time: this thread's memory comes on top of the store's
+            results.write_sorted(tmp / "results")
+            if csv:  # the CSV queries sort by every column themselves
+                write_csvs(results, tmp / "csv")
             self.timings["write_results"] = round(time.monotonic() - start, 3)
         except BaseException as exc:  # handed to the run's thread by join()
             self._error = exc
