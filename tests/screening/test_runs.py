@@ -533,3 +533,12 @@ def test_result_files_do_not_depend_on_the_order_rows_arrive_in(
         got = pq.read_table(tmp_path / "shuffled" / f"{name}.parquet")
         assert got.equals(pq.read_table(tmp_path / "sorted" / f"{name}.parquet")), name
         assert got.equals(pq.read_table(Path(run.results_path) / f"{name}.parquet")), name
+
+
+def test_new_findings_are_inserted_in_key_order(small_registry, scripted_engine):
+    """The store inserts in key order whatever order the results arrive in (the unique index
+    on the key then grows at its end): ids follow the keys."""
+    run_screen()
+    keys = list(Finding.objects.order_by("id").values_list("key", flat=True))
+    assert len(keys) > 2 and {k.split(":")[0] for k in keys} == {"warning", "quality"}
+    assert keys == sorted(keys)

@@ -219,7 +219,9 @@ class Findings:
 
     def rows(self, targets: pa.Table | None = None) -> Iterator[pa.RecordBatch]:
         """Rendered findings (STAGE_COLUMNS plus `id`): all of them with a NULL id, or those of
-        `targets` (key, id) with the target's id."""
+        `targets` (key, id) with the target's id. In key order: the database's unique index on
+        the key then grows at its end instead of at random places (at 10M persons, 1.46M new
+        findings from unsorted results: 79 s stored in arrival order, 52 s in key order)."""
         if targets is None:
             content = _sql(
                 CONTENT_QUERY,
@@ -228,7 +230,7 @@ class Findings:
                 QUALITY=self.quality,
                 QUALITY_FILTER="",
             )
-            sql = f"SELECT NULL::BIGINT AS id, c.* FROM ({content}) c"
+            sql = f"SELECT NULL::BIGINT AS id, c.* FROM ({content}) c ORDER BY key"
         else:
             self.con.register("targets", targets)
             self.con.execute(
@@ -245,7 +247,7 @@ class Findings:
                 QUALITY=self.quality,
                 QUALITY_FILTER="SEMI JOIN targets t ON t.key = @QUALITY_KEY@",
             )
-            sql = f"SELECT t.id, c.* FROM ({content}) c JOIN targets t USING (key)"
+            sql = f"SELECT t.id, c.* FROM ({content}) c JOIN targets t USING (key) ORDER BY key"
         yield from self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 
