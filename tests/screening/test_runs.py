@@ -535,6 +535,44 @@ def test_result_files_do_not_depend_on_the_order_rows_arrive_in(
         assert got.equals(pq.read_table(Path(run.results_path) / f"{name}.parquet")), name
 
 
+def test_csv_files_do_not_depend_on_row_order_even_for_repeated_ids(
+    small_registry, scripted_engine, tmp_path
+):
+    """A person listed twice in one household (a duplicate ID number) with different amounts:
+    the CSV files still come out byte for byte the same, whatever order the rows arrive in."""
+    from safetynet.screening.results import ScreenResults, write_csvs
+
+    run = run_screen()
+    results = ScreenResults.read(Path(run.results_path))
+    tekun = results.tekun
+    assert tekun.num_rows > 0
+    twin = tekun.slice(0, 1).to_pylist()[0]
+    twins = [{**twin, "monthly_amount": amount} for amount in (1, 2, 3)]
+    results.tekun = pa.concat_tables([tekun, pa.Table.from_pylist(twins, schema=tekun.schema)])
+    single = {"id_number": twin["id_number"], "household_id": twin["household_id"]}
+    results.single_person = pa.concat_tables(
+        [
+            results.single_person,
+            pa.Table.from_pylist(
+                [{**single, "monthly_amount": a} for a in (5, 4)],
+                schema=results.single_person.schema,
+            ),
+        ]
+    )
+    reversed_ = ScreenResults(
+        **{
+            name: table.take(pa.array(range(table.num_rows - 1, -1, -1), pa.int64()))
+            for name, table in results.tables().items()
+        }
+    )
+    for label, res in (("as_is", results), ("reversed", reversed_)):
+        write_csvs(res, tmp_path / label)
+    for name in ("tekun.csv", "single_person.csv", "warnings.csv", "quality.csv"):
+        assert (tmp_path / "as_is" / name).read_bytes() == (
+            tmp_path / "reversed" / name
+        ).read_bytes(), name
+
+
 def test_new_findings_are_inserted_in_key_order(small_registry, scripted_engine):
     """The store inserts in key order whatever order the results arrive in (the unique index
     on the key then grows at its end): ids follow the keys."""

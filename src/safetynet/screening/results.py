@@ -265,10 +265,11 @@ CSV_QUERIES = {
     "tekun.csv": """
         SELECT id_number, household_id, coalesce(eligible, false) AS eligible,
                NULLIF(care_level, '') AS care_level, coalesce(monthly_amount, 0) AS monthly_amount
-        FROM tekun ORDER BY id_number, household_id""",
+        FROM tekun ORDER BY id_number, household_id, eligible, care_level NULLS FIRST,
+                 monthly_amount""",
     "single_person.csv": """
         SELECT id_number, household_id, monthly_amount
-        FROM single_person ORDER BY id_number, household_id""",
+        FROM single_person ORDER BY id_number, household_id, monthly_amount""",
     "quality.csv": """
         SELECT "check", NULLIF(household_id, '') AS household_id,
                NULLIF(id_number, '') AS id_number, NULLIF(message_zh, '') AS message
