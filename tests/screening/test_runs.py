@@ -507,6 +507,18 @@ def test_household_keys_dense_and_sparse():
     ).tolist() == [-1]
 
 
+def _reordered(results, positions):
+    """The same results, each table's rows taken in the order `positions(num_rows)` gives."""
+    from safetynet.screening.results import ScreenResults
+
+    return ScreenResults(
+        **{
+            name: table.take(pa.array(positions(table.num_rows), pa.int64()))
+            for name, table in results.tables().items()
+        }
+    )
+
+
 def test_result_files_do_not_depend_on_the_order_rows_arrive_in(
     small_registry, scripted_engine, tmp_path
 ):
@@ -521,12 +533,7 @@ def test_result_files_do_not_depend_on_the_order_rows_arrive_in(
     results = ScreenResults.read(Path(run.results_path))
     assert results.households.num_rows > 1
     rng = np.random.default_rng(7)
-    shuffled = ScreenResults(
-        **{
-            name: table.take(pa.array(rng.permutation(table.num_rows)))
-            for name, table in results.tables().items()
-        }
-    )
+    shuffled = _reordered(results, rng.permutation)
     shuffled.write_sorted(tmp_path / "shuffled")
     results.sorted().write(tmp_path / "sorted")
     for name in results.tables():
@@ -559,12 +566,7 @@ def test_csv_files_do_not_depend_on_row_order_even_for_repeated_ids(
             ),
         ]
     )
-    reversed_ = ScreenResults(
-        **{
-            name: table.take(pa.array(range(table.num_rows - 1, -1, -1), pa.int64()))
-            for name, table in results.tables().items()
-        }
-    )
+    reversed_ = _reordered(results, lambda n: range(n - 1, -1, -1))
     for label, res in (("as_is", results), ("reversed", reversed_)):
         write_csvs(res, tmp_path / label)
     for name in ("tekun.csv", "single_person.csv", "warnings.csv", "quality.csv"):
