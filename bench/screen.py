@@ -13,7 +13,12 @@ tree (the Spark JVM included) is sampled for peak memory:
   them; Parquet in, warnings out — nothing stored);
 - SafetyNet on local Spark, end to end (only up to --spark-max persons);
 - with --next-night, SafetyNet on DuckDB once more over the findings the first run stored, the
-  data unchanged: a nightly run's usual case, every finding still open.
+  data unchanged: a nightly run's usual case, every finding still open;
+- with --incremental PCT, an incremental DuckDB run (`screen --incremental`) after PCT % of the
+  households were edited in the registry (their rows and their members' and incomes' rows get a
+  new `updated_at`, values unchanged, in the setup, not timed): only those households are
+  re-evaluated and merged with the previous run's results. With --check-incremental, a full run
+  follows and the two runs' result files are compared byte for byte.
 
 Setup (generation and loading) is not timed. The table is printed at the end.
 """
@@ -115,11 +120,39 @@ def child_load(work: Path, data: Path, database_url: str | None) -> dict:
     return screen_load.load_registry(data)
 
 
+def touch_households(percent: float) -> int:
+    """Give `percent` % of the households (every k-th by primary key), their members and their
+    incomes a new `updated_at`, values unchanged: what an incremental run sees after a day's
+    registry edits. Setup, not timed. Returns the number of households touched."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    step = max(1, round(100 / percent))
+    now = timezone.now()
+    picked = f"SELECT id FROM registry_household WHERE id %% {step} = 0"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE registry_household SET updated_at = %s WHERE id IN ({picked})", [now]
+        )
+        touched = cursor.rowcount
+        for table in ("registry_person", "registry_income"):
+            cursor.execute(
+                f"UPDATE {table} SET updated_at = %s WHERE household_id IN ({picked})", [now]
+            )
+    return touched
+
+
 def child_screen(
-    work: Path, data: Path, database_url: str | None, engine: str, keep: bool = False
+    work: Path,
+    data: Path,
+    database_url: str | None,
+    engine: str,
+    keep: bool = False,
+    incremental: float = 0.0,
 ) -> dict:
     """One screen. `keep`: over the findings the previous run left (the next night with
-    nothing changed: every finding still open, none rewritten); otherwise from none."""
+    nothing changed: every finding still open, none rewritten); otherwise from none.
+    `incremental`: touch that percentage of households first, then run incrementally."""
     _django(work, database_url)
     from django.core.management import call_command
     from django.db import connection
@@ -131,14 +164,27 @@ def child_screen(
     # department feeds: the bench's linked feed files stand in for the lake's linked views
     feeds = {p.stem: str(p) for p in sorted(data.glob("feed_*.parquet"))}
     evaluation.feed_sources = lambda: dict(feeds)
-    if not keep:
+    touched = None
+    if incremental:
+        touched = touch_households(incremental)
+    elif not keep:
         with connection.cursor() as cursor:  # a first run: an empty findings table
             cursor.execute("DELETE FROM screening_finding")
             cursor.execute("DELETE FROM screening_screenrun")
     started = time.perf_counter()
-    run = services.screen_run(actor=None, as_of=AS_OF, engine=engine)
+    run = services.screen_run(actor=None, as_of=AS_OF, engine=engine, incremental=bool(incremental))
     total = time.perf_counter() - started
+    extra = {}
+    if incremental:
+        extra = {
+            "touched": touched,
+            "incremental": run.incremental,
+            "changed_households": run.counts.get("changed_households"),
+            "fallback": run.counts.get("incremental_fallback"),
+        }
     return {
+        **extra,
+        "results_path": run.results_path,
         "total": total,
         "timings": run.counts.get("timings", {}),
         "warnings": run.counts.get("warnings"),
@@ -197,6 +243,18 @@ def main() -> None:
         action="store_true",
         help="also time a second DuckDB run over the first one's findings (nothing changed)",
     )
+    parser.add_argument(
+        "--incremental",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="also time an incremental DuckDB run after PCT %% of the households were edited",
+    )
+    parser.add_argument(
+        "--check-incremental",
+        action="store_true",
+        help="after the incremental run, a full run; compare the two runs' result files",
+    )
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -219,6 +277,21 @@ def main() -> None:
                         ["screen", str(work), str(data), db, "duckdb", "keep"],
                     )
                 )
+            if args.incremental:
+                pct = f"{args.incremental:g}"
+                plan.append(
+                    (
+                        f"SafetyNet · DuckDB, incremental ({pct} % edited)",
+                        ["screen", str(work), str(data), db, "duckdb", f"incremental={pct}"],
+                    )
+                )
+                if args.check_incremental:
+                    plan.append(
+                        (
+                            "SafetyNet · DuckDB, full run after",
+                            ["screen", str(work), str(data), db, "duckdb", "keep"],
+                        )
+                    )
         if persons <= args.pandas_max:
             plan.append(("pandas baseline", ["pandas", str(data)]))
         if persons <= args.spark_max:
@@ -239,7 +312,7 @@ def main() -> None:
             print(f"  {json.dumps(res, default=str)} peak {mem:.2f} GB", flush=True)
 
     header = (
-        f"{'run':28} {'persons':>11} {'end to end s':>12} {'snapshot s':>10} "
+        f"{'run':44} {'persons':>11} {'end to end s':>12} {'snapshot s':>10} "
         f"{'evaluate s':>10} {'store s':>8} {'peak GB':>8} {'warnings':>9}"
     )
     print()
@@ -258,10 +331,21 @@ def main() -> None:
         if res.get("failed"):
             end_to_end = "failed"
         print(
-            f"{name:28} {persons:>11,} {end_to_end:>12} {f(snap):>10} {f(evaluate):>10} "
+            f"{name:44} {persons:>11,} {end_to_end:>12} {f(snap):>10} {f(evaluate):>10} "
             f"{f(store):>8} {mem:>8.2f} {res.get('warnings') or 0:>9,}"
         )
     by = {(n, p): r for n, p, r, _ in rows}
+    for name, persons, res, _ in rows:
+        if "incremental" in name and res.get("total") is not None:
+            print(
+                f"\nincremental run at {persons:,} persons: {res.get('touched'):,} households"
+                f" edited, {res.get('changed_households') or 0:,} re-evaluated"
+                + (f" (fell back to a full run: {res['fallback']})" if res.get("fallback") else "")
+            )
+            full = by.get(("SafetyNet · DuckDB, full run after", persons))
+            if full and full.get("results_path"):
+                same = same_results(Path(res["results_path"]), Path(full["results_path"]))
+                print(f"incremental = full run (result files compared table by table): {same}")
     for persons in args.persons:
         duck = by.get(("SafetyNet · DuckDB", persons))
         pandas = by.get(("pandas baseline", persons))
@@ -270,14 +354,30 @@ def main() -> None:
             print(f"\nevaluation speed-up over pandas at {persons:,} persons: {ratio:.1f}×")
 
 
+def same_results(a: Path, b: Path) -> bool:
+    """Do two runs' result directories hold the same tables (names, schemas and rows)?"""
+    import pyarrow.parquet as pq
+
+    names = sorted(p.name for p in a.glob("*.parquet"))
+    if names != sorted(p.name for p in b.glob("*.parquet")):
+        return False
+    return all(pq.read_table(a / n).equals(pq.read_table(b / n)) for n in names)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         kind, rest = sys.argv[2], sys.argv[3:]
         if kind == "load":
             out = child_load(Path(rest[0]), Path(rest[1]), rest[2] or None)
         elif kind == "screen":
+            mode = rest[4] if len(rest) > 4 else ""
             out = child_screen(
-                Path(rest[0]), Path(rest[1]), rest[2] or None, rest[3], keep=rest[4:] == ["keep"]
+                Path(rest[0]),
+                Path(rest[1]),
+                rest[2] or None,
+                rest[3],
+                keep=mode == "keep",
+                incremental=float(mode.partition("=")[2]) if mode.startswith("incremental=") else 0,
             )
         else:
             out = child_pandas(Path(rest[0]))

@@ -260,6 +260,61 @@ def test_feature_over_an_unknown_table(dirs):
     assert "unknown input table feed_funerals" in info.value.en and info.value.line == line
 
 
+@pytest.mark.parametrize(
+    "default, lacking",
+    [("persons", "village_code"), ("households_old", "household_id, village_code")],
+)
+def test_an_input_default_must_hold_its_columns(dirs, tmp_path, default, lacking):
+    from safetynet.policy.catalogue import INPUTS_FILE
+
+    inputs = tmp_path / "inputs.yaml"
+    shutil.copyfile(INPUTS_FILE, inputs)
+    line = _replace(inputs, "    defaults_to: households\n", f"    defaults_to: {default}\n")
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(rules_dir=dirs[0], features_dir=dirs[1], inputs_file=inputs)
+    assert f"the default table {default} of household_villages" in info.value.en
+    assert lacking in info.value.en and info.value.line == line
+
+
+def test_a_missing_input_is_read_from_its_default():
+    """`household_villages` (county-wide aggregates) reads the households table when not
+    given, so a caller that evaluates every household need not pass it; one given must hold
+    its columns."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from safetynet.engine.adapters import EngineError, get_engine, input_schema
+    from safetynet.policy.compiler import compile_plan
+    from safetynet.policy.params import bind_areas
+
+    cat = default_catalogue()
+    assert cat.inputs["household_villages"].defaults_to == "households"
+    plan = compile_plan(cat, bind_areas(cat.params, dt.date(2024, 6, 30)), dialect="duckdb")
+    assert "household_villages" in plan.script()
+
+    def table(name, rows):
+        return pa.Table.from_pylist(rows, schema=input_schema(cat.inputs[name]))
+
+    inputs = {
+        "households": table(
+            "households",
+            [{"household_id": h, "village_code": "360000000001"} for h in ("H1", "H2")],
+        ),
+        "persons": table(
+            "persons",
+            [{"id_number": "P1", "household_id": "H1", "relation": "head", "status": "active"}],
+        ),
+        "incomes": table("incomes", []),
+    }
+    engine = get_engine("duckdb")
+    out = engine.run(plan, inputs)
+    assert sorted(out.households.column("household_id").to_pylist()) == ["H1", "H2"]
+    with pytest.raises(EngineError) as info:
+        engine.run(plan, {**inputs, "household_villages": pa.table({"household_id": ["H1"]})})
+    assert "household_villages lacks columns: village_code" in info.value.en
+
+
 def test_feature_name_clash_across_files(dirs):
     _replace(
         dirs[1] / "person.yaml",

@@ -326,3 +326,62 @@ def test_warnings_carry_the_department_records_behind_them(lake):
     rigid = [f for f in warnings if "M-RIGID" in f.rules]
     # medical claims lie behind most rigid-expenditure warnings (education costs behind others)
     assert rigid and sum(bool(f.evidence) for f in rigid) > len(rigid) // 2
+
+
+def test_incremental_run_sees_the_whole_county_term(lake, tmp_path):
+    """A county's current school term comes from the enrolment records of every household of
+    the county (POLICY §1). An incremental run re-evaluates only the changed households, but
+    must still read the term of the whole county: a pupil with no record in it is out of
+    school, whatever the registry says."""
+    from safetynet.feeds.services import feed_load
+    from safetynet.registry.models import Person
+    from safetynet.registry.services import person_update
+
+    source = lake["demo"] / "feeds" / "school_enrolment.csv"
+    with open(source, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    village, id_number = header.index("village_code"), header.index("id_number")
+    recorded = {r[id_number] for r in body}
+    households_with_records = set(
+        Person.objects.filter(id_number__in=recorded).values_list("household_id", flat=True)
+    )
+    # a child of compulsory-school age, in a county with enrolment records, whose household
+    # has no record at all (nobody of it is a pupil of the county's schools)
+    counties = {r[village][:6] for r in body}
+    child = next(
+        p
+        for p in Person.objects.filter(
+            status="active",
+            birth_date__range=(dt.date(2010, 1, 1), dt.date(2016, 12, 31)),
+            disability_grade__isnull=True,
+            household__village__code__regex=r"^(" + "|".join(sorted(counties)) + ")",
+        )
+        .exclude(household_id__in=households_with_records)
+        .exclude(health="serious")
+        .select_related("household")
+        .order_by("id_number")
+        if p.household.village_id[:6] in counties
+    )
+    county = child.household.village_id[:6]
+    mine = [r for r in body if r[village].startswith(county)]
+    with open(tmp_path / "school.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *mine])
+    feed_load(actor=None, kind="school_enrolment", path=tmp_path / "school.csv")
+    screen()  # the base run, after the county's records
+
+    # the registry now says the child is in school
+    person_update(actor=None, person=child, expected_version=child.version, in_school=True)
+
+    incremental = screen(incremental=True, out_dir=tmp_path / "incremental")
+    assert incremental.incremental, incremental.counts
+    assert incremental.counts["changed_households"] <= 3, incremental.counts["change_reasons"]
+    full = screen(out_dir=tmp_path / "full")
+    warnings = (tmp_path / "full" / "warnings.csv").read_text(encoding="utf-8")
+    line = next(x for x in warnings.splitlines() if x.startswith(child.household.household_id))
+    assert "M-EDU" in line, line  # the full run: not enrolled in the county's current term
+    for name in CSV_FILES:
+        assert (tmp_path / "incremental" / name).read_bytes() == (
+            tmp_path / "full" / name
+        ).read_bytes(), name
+    assert not full.incremental

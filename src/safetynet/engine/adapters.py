@@ -693,6 +693,8 @@ class RuleEngine:
             if name in plan.empty_inputs:
                 continue  # compiled away: the plan never reads it
             source = inputs.get(name)
+            if source is None and spec.defaults_to is not None:
+                source = inputs.get(spec.defaults_to)  # the columns it needs, read from there
             if source is None:
                 if not spec.optional:
                     raise EngineError(

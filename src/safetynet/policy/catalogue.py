@@ -133,6 +133,8 @@ class InputTableSpec(_Strict):
     key: str | None = None
     optional: bool = False
     feed: bool = False
+    # when the table is not given, the engine reads these columns of another input table
+    defaults_to: str | None = None
     description: TextSpec
     columns: dict[str, InputType]
     optional_columns: dict[str, InputType] = Field(default_factory=dict)
@@ -227,6 +229,7 @@ class InputTable:
     feed: bool
     description: TextSpec
     optional_columns: dict[str, str] = field(default_factory=dict)
+    defaults_to: str | None = None  # the input table read when this one is not given
 
     def all_columns(self) -> dict[str, str]:
         return {**self.columns, **self.optional_columns}
@@ -397,10 +400,25 @@ def _load_inputs(path: Path) -> dict[str, InputTable]:
             feed=t.feed,
             description=t.description,
             optional_columns=t.optional_columns,
+            defaults_to=t.defaults_to,
         )
     for required in ("households", "persons"):
         if required not in tables or tables[required].grain is None:
             raise doc.error(("tables",), f"缺少 {required} 表", f"the {required} table is missing")
+    for name, table in tables.items():
+        if table.defaults_to is None:
+            continue
+        target = tables.get(table.defaults_to)
+        lacking = [
+            c for c, typ in table.columns.items() if target is None or target.columns.get(c) != typ
+        ]
+        if target is None or target.defaults_to is not None or lacking:
+            raise doc.error(
+                ("tables", name, "defaults_to"),
+                f"{name} 的默认表 {table.defaults_to} 不存在或缺少同类型的列：{', '.join(lacking)}",
+                f"the default table {table.defaults_to} of {name} is missing or lacks columns of "
+                f"the same type: {', '.join(lacking)}",
+            )
     return tables
 
 

@@ -946,9 +946,10 @@ class _Compiler:
                         )
                     )
                 else:
+                    # every household of the scope, not only those evaluated (incremental runs)
                     joins.append(
                         (
-                            _alias(_table("households"), "hh", table=True),
+                            _alias(_table("household_villages"), "hh", table=True),
                             exp.EQ(
                                 this=exp.column("household_id", table="f"),
                                 expression=exp.column("household_id", table="hh"),

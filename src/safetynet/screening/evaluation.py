@@ -225,6 +225,8 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             "incomes": str(snap.paths["incomes"]),
             **extra_inputs,
         }
+        if "household_villages" in snap.paths:  # a part of the households: the whole scope
+            inputs["household_villages"] = str(snap.paths["household_villages"])
         started = time.perf_counter()
         run_engine = screen_engine(engine) if rule_engine is None else rule_engine
         try:

@@ -32,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -269,7 +270,7 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
                 report.timings[f"evaluate_{name}"] = seconds
     report(80, "合并结果 / merging results")
     with report.step("merge"):
-        merged = _merge(run, evaluated, base_results, changed)
+        merged = _merge(evaluated, base_results, changed, snap)
     # The programmes' checks compare enrolments with this run's own eligibility (every household
     # of the scope, carried-over ones included), not with the previous run's.
     with report.step("programme_checks"):
@@ -318,19 +319,19 @@ class _ResultFiles:
 
 
 def _merge(
-    run: ScreenRun,
     evaluated: ScreenResults,
     base_results: ScreenResults | None,
     changed: set[str] | None,
+    snap: snapshot.Snapshot,
 ) -> ScreenResults:
     """Base results of unchanged households + the new evaluation (unsorted)."""
     if base_results is None:
         return evaluated
     ids = pa.array(sorted(changed), pa.string())
     kept = base_results.without_households(ids)
-    # households deleted since the base run drop out
-    current = snapshot.current_household_ids(run.area_codes)
-    kept = kept.restricted_to(current)
+    # households deleted since the base run drop out: the snapshot lists every current one
+    current = pq.read_table(snap.paths["household_villages"], columns=["household_id"])
+    kept = kept.restricted_to(current.column("household_id").combine_chunks())
     return ScreenResults.concat(kept, evaluated)
 
 

@@ -88,6 +88,7 @@ INCOME_SCHEMA = pa.schema(
     + [(name, MONEY) for name in INCOME_FIELDS]
 )
 SCHEMAS = {"households": HOUSEHOLD_SCHEMA, "persons": PERSON_SCHEMA, "incomes": INCOME_SCHEMA}
+HOUSEHOLD_VILLAGES = pa.schema([("household_id", pa.string()), ("village_code", pa.string())])
 
 # Parquet settings of the snapshot, read once by the engine (whole columns: no statistics
 # needed) and kept for the latest run of a scope only. Dictionary pages for the coded columns
@@ -601,16 +602,19 @@ def read_tables(
             bulk.close()
 
 
-def current_household_ids(area_codes: Sequence[str] = ()) -> pa.Array:
-    """Every household id now in the registry within the scope."""
+def household_villages(area_codes: Sequence[str] = ()) -> pa.Table:
+    """Every household now in the registry within the scope, and its village: the engine's
+    `household_villages` input when a run evaluates only some households (county-wide
+    aggregates still read the whole county)."""
     where, params = _scope_where(area_codes, "h")
-    sql = "SELECT h.household_id FROM registry_household h" + (f" WHERE {where}" if where else "")
-    ids: list[str] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(CHUNK_ROWS):
-            ids.extend(r[0] for r in rows)
-    return pa.array(ids, pa.string())
+    sql = "SELECT h.household_id, h.village_id FROM registry_household h" + (
+        f" WHERE {where}" if where else ""
+    )
+    parts = list(_read_cursor(sql, params, [pa.string(), pa.string()]))
+    if not parts:
+        return HOUSEHOLD_VILLAGES.empty_table()
+    table = pa.concat_tables(parts)
+    return pa.Table.from_arrays(table.columns, schema=HOUSEHOLD_VILLAGES)
 
 
 def monitored_ids() -> set[str]:
@@ -695,4 +699,11 @@ def write_snapshot(
             writer.write(name, part)
     finally:
         writer.close()
+    if household_ids is not None:
+        # a part of the households: the county-wide aggregates still read every household
+        path = out_dir / "household_villages.parquet"
+        table = household_villages(area_codes)
+        pq.write_table(table, path, **PARQUET_OPTIONS)
+        snap.paths["household_villages"] = path
+        snap.rows["household_villages"] = table.num_rows
     return snap
