@@ -30,7 +30,6 @@ def _warning(household, *, as_of, risk_types=("因病",), rules=("M-INCOME", "M-
         rules=list(rules),
         risk_types=list(risk_types),
         first_run=run,
-        last_run=run,
     )
 
 

@@ -82,7 +82,6 @@ def warning(screen_run):
                 rules=list(rules),
                 risk_types=list(risk_types),
                 first_run=run,
-                last_run=run,
                 state="open",
             ),
         )

@@ -50,7 +50,6 @@ def finding(run):
             village_code=household.village_id,
             message=f"{check} 问题",
             first_run=first,
-            last_run=first,
         )
 
     return make
@@ -58,8 +57,7 @@ def finding(run):
 
 def screen_again(finding, run, *, still_raised: bool):
     """What the screen does to a finding in its next run (the screening context's job)."""
-    if still_raised:
-        finding.last_run = run
+    if still_raised:  # nothing to write: the run covers it and did not resolve it
         finding.state = "open"
     else:
         finding.state = "resolved"

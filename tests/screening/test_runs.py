@@ -61,7 +61,8 @@ def test_full_run_stores_findings_and_results(small_registry, scripted_engine, t
     ]
     w = warnings.get(household__household_id="H00004")
     assert (w.rules, w.level, w.category, w.state) == (["X-TEST"], "orange", "edge", "open")
-    assert w.first_run == run and w.last_run == run and w.village_code == VILLAGES[1]
+    assert w.first_run == run and w.village_code == VILLAGES[1] and w.raised_by(run)
+    assert w.last_raised_run() == run
     # the children without a phone, and the programmes' finding
     assert Finding.objects.filter(kind="quality").count() == 13
     assert Finding.objects.filter(kind="quality", check_id="X-PROG").count() == 1
@@ -129,11 +130,59 @@ def test_a_run_of_one_area_leaves_other_areas_findings_alone(small_registry, scr
     assert "H00000" in open_ids
 
 
+def test_which_runs_raised_a_finding_follows_from_their_scopes(small_registry, scripted_engine):
+    """Nothing is written to a finding a run raises again unchanged: which runs raised it
+    follows from its first run, its resolving run and the runs' scopes."""
+    from types import SimpleNamespace
+
+    from safetynet.monitoring.selectors import WarningFilters, warnings_for
+    from safetynet.screening.selectors import run_findings
+
+    first = run_screen()
+    hunan = run_screen(area_codes=["430224"])  # the village of H00008 only
+    Household.objects.filter(household_id="H00004").update(housing_grade="A")  # no warning now
+    jiangxi = run_screen(area_codes=["360827"])  # resolves H00004's warning
+    failed = ScreenRun.objects.create(as_of=AS_OF, status=ScreenRun.Status.FAILED)
+
+    def raised(run):
+        return sorted(
+            Finding.objects.raised_by(run)
+            .filter(kind="warning")
+            .values_list("household__household_id", flat=True)
+        )
+
+    assert raised(first) == ["H00000", "H00004", "H00008"]
+    assert raised(hunan) == ["H00008"]
+    assert raised(jiangxi) == ["H00000"]
+    assert raised(failed) == []
+    h4 = Finding.objects.get(household__household_id="H00004", kind="warning")
+    assert (h4.state, h4.resolved_run, h4.last_raised_run()) == ("resolved", jiangxi, first)
+    assert h4.status_in(first) == "new" and h4.status_in(jiangxi) == "resolved"
+    h8 = Finding.objects.get(household__household_id="H00008", kind="warning")
+    assert h8.last_raised_run() == hunan and h8.status_in(hunan) == "open"
+    assert not h8.raised_by(jiangxi) and h8.status_in(jiangxi) == "resolved"
+    # still open in a run: raised again, not for the first time; listed for older runs too
+    still = run_findings(user=None, run=hunan, status="open").filter(kind="warning")
+    assert list(still.values_list("household__household_id", flat=True)) == ["H00008"]
+    # new: open, and no run after the first has covered its village (none has, for Hunan's
+    # quality findings either: the Hunan run raised them again)
+    assert not Finding.objects.new().exists()
+    Household.objects.filter(household_id="H00004").update(housing_grade="D")
+    again = run_screen(area_codes=["360827"])
+    assert sorted(
+        Finding.objects.new().filter(kind="warning").values_list("household_id", flat=True)
+    ) == [h4.household_id]
+    assert Finding.objects.get(pk=h4.pk).first_run == again
+    region = SimpleNamespace(scope_code="")  # a user of the whole deployment
+    listed = warnings_for(region, WarningFilters(status="new"))
+    assert [f.household_id for f in listed] == [h4.household_id]
+
+
 def test_failure_after_evaluation_keeps_the_previous_findings(
     small_registry, scripted_engine, monkeypatch, settings
 ):
     first = run_screen()
-    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    before = sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at"))
     Household.objects.filter(household_id="H00004").update(housing_grade="A")
 
     real = store.store_findings
@@ -148,7 +197,7 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED and "disk full" in failed.error
     assert failed.results_path == ""
-    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
@@ -162,7 +211,7 @@ def test_explanation_values_that_are_not_json_store_nothing(
     from safetynet.screening.results import ScreenResults
 
     run_screen()
-    before = sorted(Finding.objects.values_list("key", "state", "last_run_id", "explanations"))
+    before = sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at", "explanations"))
     real = ScreenResults.concat
 
     def broken_values(*parts):  # the run's results, as the findings store receives them
@@ -188,7 +237,7 @@ def test_explanation_values_that_are_not_json_store_nothing(
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED
     assert (
-        sorted(Finding.objects.values_list("key", "state", "last_run_id", "explanations")) == before
+        sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at", "explanations")) == before
     )
     if connection.vendor == "sqlite":  # the JSON checks are on again after a store
         with connection.cursor() as cursor:
@@ -204,7 +253,7 @@ def test_result_files_failing_leave_the_previous_findings(
     from safetynet.screening.results import ScreenResults
 
     first = run_screen()
-    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    before = sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at"))
     Household.objects.filter(household_id="H00004").update(housing_grade="A")
 
     def write_fails(self, directory):
@@ -215,7 +264,7 @@ def test_result_files_failing_leave_the_previous_findings(
         run_screen()
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED and "no space left" in failed.error
-    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
@@ -231,7 +280,7 @@ def test_findings_failing_while_the_files_are_written_leave_no_directory(
     from safetynet.screening.results import ScreenResults
 
     first = run_screen()
-    before = sorted(Finding.objects.values_list("key", "state", "last_run_id"))
+    before = sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at"))
     real_write = ScreenResults.write_sorted
     written = []
 
@@ -250,7 +299,7 @@ def test_findings_failing_while_the_files_are_written_leave_no_directory(
     assert written  # the thread finished its files ...
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]  # ... then they went
-    assert sorted(Finding.objects.values_list("key", "state", "last_run_id")) == before
+    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
     assert ScreenRun.objects.order_by("-id").first().status == ScreenRun.Status.FAILED
 
 
@@ -379,12 +428,8 @@ def test_a_run_rewrites_only_the_findings_whose_content_changed(small_registry, 
     second = run_screen()
     moved.refresh_from_db()
     other.refresh_from_db()
-    assert (moved.village_code, moved.state, moved.first_run, moved.last_run) == (
-        VILLAGES[2],
-        "open",
-        first,
-        second,
-    )
+    assert (moved.village_code, moved.state, moved.first_run) == (VILLAGES[2], "open", first)
+    assert moved.last_raised_run() == second
     assert moved.status_in(second) == "open"
     assert other.message.startswith("触发规则 X-TEST") and other.digest is not None
     assert second.counts["findings"] == {
@@ -403,7 +448,10 @@ def test_a_run_rewrites_only_the_findings_whose_content_changed(small_registry, 
         == before
     )
     assert Finding.objects.get(pk=other.pk).message == "kept"
-    assert set(Finding.objects.values_list("last_run_id", flat=True)) == {third.pk}
+    # nothing written to an unchanged finding, and yet the third run raised them all
+    assert Finding.objects.raised_by(third).count() == Finding.objects.count() == 16
+    assert {f.last_raised_run() for f in Finding.objects.all()} == {third}
+    assert not Finding.objects.new().exists()
     assert set(Finding.objects.values_list("first_run_id", flat=True)) == {first.pk}
 
 

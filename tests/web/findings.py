@@ -34,6 +34,5 @@ def warning(household, first_run, *, category="edge", level="red", rules=("M-INC
         ],  # fmt: skip
         state=state,
         first_run=first_run,
-        last_run=first_run,
         resolved_run=resolved_run,
     )

@@ -12,7 +12,6 @@ from django.db.models import (
 from django.db.models import (
     Count,
     Exists,
-    F,
     IntegerField,
     OuterRef,
     Q,
@@ -194,7 +193,7 @@ def warnings_for(user, filters: WarningFilters) -> QuerySet:
     if status == "open":
         qs = qs.filter(state="open")
     elif status == "new":
-        qs = qs.filter(state="open", first_run_id=F("last_run_id"))
+        qs = qs.new()
     elif status == "undispatched":
         qs = qs.filter(state="open", has_case=False)
     elif status == "dispatched":

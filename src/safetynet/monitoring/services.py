@@ -356,7 +356,7 @@ def warning_dispatch(
         existing = _open_case_of(household)
         if existing is not None:
             link, made = CaseFinding.objects.get_or_create(
-                case=existing, finding=finding, defaults={"run_id": finding.last_run_id}
+                case=existing, finding=finding, defaults={"run": finding.last_raised_run()}
             )
             if made:
                 _event_attach(existing, [finding], actor=actor, on_date=today)
@@ -383,7 +383,7 @@ def warning_dispatch(
                 "risk_types": finding.risk_types,
             },
         )
-        CaseFinding.objects.create(case=case, finding=finding, run_id=finding.last_run_id)
+        CaseFinding.objects.create(case=case, finding=finding, run=finding.last_raised_run())
         return case, True
 
 
@@ -414,7 +414,7 @@ def attach_screen_findings(*, run) -> int:
     from safetynet.screening.models import Finding
 
     with transaction.atomic():
-        warnings = Finding.objects.filter(kind="warning", last_run=run, state="open")
+        warnings = Finding.objects.raised_by(run).filter(kind="warning", state="open")
         open_cases = Case.objects.filter(state__in=vocab.OPEN_STATES)
         cases = {
             c.household_id: c

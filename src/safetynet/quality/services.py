@@ -187,8 +187,10 @@ def rectifications_verify(*, run) -> dict[str, int]:
         resolved = Rectification.objects.filter(
             finding__resolved_run=run, finding__state="resolved"
         ).exclude(state="verified")
+        from safetynet.screening.models import raised_by_q
+
         still = Rectification.objects.filter(
-            state="rectified", finding__state="open", finding__last_run=run
+            raised_by_q(run, "finding__"), state="rectified", finding__state="open"
         )
         if started is not None:
             still = still.filter(rectified_at__lte=started)

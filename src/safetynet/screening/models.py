@@ -5,10 +5,21 @@ results (measures, eligibility) live as Parquet under the data directory (analyt
 what people act on — warnings and quality findings — lives here, one row per finding *identity*
 (`key`), carried from run to run: new when first seen, still open while seen again, resolved
 when a later run no longer raises it.
+
+Which runs raised a finding is not written on it night after night: every successful run whose
+scope covers the finding's village either raises it again or resolves it. So a finding was
+raised by run R when R covers its village, R is not older than the finding's `first_run` and
+the finding was not resolved by R or before (`Finding.objects.raised_by(R)`). A run that
+changes nothing about a finding writes nothing to it.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -58,6 +69,60 @@ class ScreenRun(models.Model):
     def __str__(self) -> str:
         return f"screen #{self.pk} {self.as_of} {self.status}"
 
+    def covers(self, village_code: str) -> bool:
+        """Is the village in this run's scope?"""
+        return not self.area_codes or any(village_code.startswith(c) for c in self.area_codes)
+
+
+def in_scope(area_codes: Sequence[str], prefix: str = "") -> Q:
+    """Findings whose village lies in the scope (every finding for the whole deployment)."""
+    q = Q()
+    for code in area_codes:
+        q |= Q(**{f"{prefix}village_code__startswith": code})
+    return q
+
+
+def raised_by_q(run: ScreenRun, prefix: str = "") -> Q:
+    """Findings `run` raised (`prefix` for a lookup through a relation, e.g. "finding__")."""
+    if run.status == ScreenRun.Status.FAILED:  # a failed run stored nothing
+        return Q(pk__in=[])
+    return (
+        in_scope(run.area_codes, prefix)
+        & Q(**{f"{prefix}first_run_id__lte": run.pk})
+        & (
+            Q(**{f"{prefix}resolved_run__isnull": True})
+            | Q(**{f"{prefix}resolved_run_id__gt": run.pk})
+        )
+    )
+
+
+class FindingQuerySet(models.QuerySet):
+    def raised_by(self, run: ScreenRun) -> FindingQuerySet:
+        """The findings `run` raised: new ones and those still open then."""
+        return self.filter(raised_by_q(run))
+
+    def new(self) -> FindingQuerySet:
+        """Open findings that no successful run after their first one has raised again."""
+        runs = list(
+            ScreenRun.objects.filter(status=ScreenRun.Status.SUCCEEDED)
+            .order_by("id")
+            .values_list("id", "area_codes")
+        )
+        firsts = (
+            self.filter(state=Finding.State.OPEN)
+            .order_by()
+            .values_list("first_run_id", flat=True)
+            .distinct()
+        )
+        q = Q(pk__in=[])
+        for first in firsts:
+            later = [codes for pk, codes in runs if pk > first]
+            if any(not codes for codes in later):
+                continue  # a run of the whole deployment came after: it raised them all again
+            seen_again = in_scope(sorted({c for codes in later for c in codes}))
+            q |= Q(first_run_id=first) & (~seen_again if later else Q())
+        return self.filter(q, state=Finding.State.OPEN)
+
 
 class Finding(models.Model):
     class Kind(models.TextChoices):
@@ -92,12 +157,18 @@ class Finding(models.Model):
         "only when it changed",
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
-    first_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")
-    last_run = models.ForeignKey(ScreenRun, on_delete=models.PROTECT, related_name="+")
+    first_run = models.ForeignKey(
+        ScreenRun,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the run that raised it first (or again, after it was resolved)",
+    )
     resolved_run = models.ForeignKey(
         ScreenRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="last written by a run or a user")
+
+    objects = FindingQuerySet.as_manager()
 
     class Meta:
         ordering = ["village_code", "household_id", "key"]
@@ -109,10 +180,27 @@ class Finding(models.Model):
     def __str__(self) -> str:
         return self.key
 
+    def raised_by(self, run: ScreenRun) -> bool:
+        return (
+            run.status != ScreenRun.Status.FAILED
+            and run.covers(self.village_code)
+            and self.first_run_id <= run.pk
+            and (self.resolved_run_id is None or self.resolved_run_id > run.pk)
+        )
+
+    def last_raised_run(self) -> ScreenRun | None:
+        """The latest successful run that raised this finding."""
+        runs = ScreenRun.objects.filter(
+            status=ScreenRun.Status.SUCCEEDED, pk__gte=self.first_run_id
+        ).order_by("-id")
+        if self.resolved_run_id is not None:
+            runs = runs.filter(pk__lt=self.resolved_run_id)
+        return next((r for r in runs.iterator() if r.covers(self.village_code)), None)
+
     def status_in(self, run: ScreenRun) -> str:
         """new, open (still open) or resolved, relative to `run`."""
         if self.resolved_run_id == run.pk:
             return "resolved"
         if self.first_run_id == run.pk:
             return "new"
-        return "open" if self.state == self.State.OPEN else "resolved"
+        return "open" if self.raised_by(run) else "resolved"

@@ -60,7 +60,7 @@ def run_findings(*, user, run: ScreenRun, status: str) -> QuerySet[Finding]:
     if status == "new":
         return qs.filter(first_run=run)
     if status == "open":
-        return qs.filter(last_run=run).exclude(first_run=run)
+        return qs.raised_by(run).exclude(first_run=run)
     if status == "resolved":
         return qs.filter(resolved_run=run)
     raise ValueError(status)

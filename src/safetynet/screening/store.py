@@ -7,8 +7,8 @@ rules' explanations; a quality finding's check messages and village). A run comp
 and digests of its findings in DuckDB, without rendering any content, and compares them with the
 open findings stored (id, key, digest, village):
 
-1. open and raised again, same digest: still open; only `last_run` and `updated_at` move, in one
-   UPDATE over their ids;
+1. open and raised again, same digest: still open, nothing written (which runs raised a finding
+   follows from its first run, its resolving run and the runs' scopes: `Finding.objects.raised_by`);
 2. open and raised again, another digest: still open, content rewritten;
 3. not open (never seen, or resolved by an earlier run): new — inserted, or reopened when the
    key is stored resolved; findings of a household the registry does not hold are left out;
@@ -270,7 +270,7 @@ class Plan:
 
     findings: Findings
     staged: int
-    touched: list[int]  # open, raised again, same digest
+    unchanged: int  # open, raised again, same digest: nothing written
     resolved: list[int]  # open in scope, not raised again
     targets: pa.Table | None  # (key, id) rendered and written; None: all, none stored open
     rewritten: int  # open, raised again, another digest
@@ -314,7 +314,7 @@ def plan(findings: Findings, open_rows: pa.Table, area_codes: Sequence[str]) -> 
     """Compare the run's findings with the open ones stored."""
     staged = findings.keys.num_rows
     if open_rows.num_rows == 0:
-        return Plan(findings, staged, [], [], None, 0, staged, 0)
+        return Plan(findings, staged, 0, [], None, 0, staged, 0)
     con = findings.con
     con.register("open_rows", open_rows)
     scope = " OR ".join("starts_with(o.village_code, ?)" for _ in area_codes) or "true"
@@ -326,11 +326,10 @@ def plan(findings: Findings, open_rows: pa.Table, area_codes: Sequence[str]) -> 
     return Plan(
         findings=findings,
         staged=staged,
-        touched=_ids(
-            con,
-            "SELECT o.id FROM finding_keys k JOIN open_rows o USING (key) "
-            "WHERE o.digest = k.digest ORDER BY o.id",
-        ),
+        unchanged=con.sql(
+            "SELECT count(*) FROM finding_keys k JOIN open_rows o USING (key) "
+            "WHERE o.digest = k.digest"
+        ).fetchall()[0][0],
         resolved=_ids(
             con,
             "SELECT o.id FROM open_rows o ANTI JOIN finding_keys k USING (key) "
@@ -445,17 +444,17 @@ def _apply(cursor, vendor: str, run_id: int, now: datetime, *, reopen: bool) -> 
     content = _content_set("s.", js)
     cursor.execute(
         f"UPDATE screening_finding AS f SET {content}, state = 'open', resolved_run_id = NULL,"
-        f" last_run_id = %s, updated_at = %s FROM {STAGING} s"
+        f" updated_at = %s FROM {STAGING} s"
         " WHERE s.id IS NOT NULL AND f.id = s.id",
-        [run_id, now],
+        [now],
     )
     new = 0
     if reopen:
         cursor.execute(
             f"UPDATE screening_finding AS f SET {content}, state = 'open', resolved_run_id = NULL,"
-            f" first_run_id = %s, last_run_id = %s, updated_at = %s FROM {STAGING} s"
+            f" first_run_id = %s, updated_at = %s FROM {STAGING} s"
             " WHERE s.id IS NULL AND f.key = s.key",
-            [run_id, run_id, now],
+            [run_id, now],
         )
         new += cursor.rowcount
     plain = ["key", "kind", "check_id", "id_number", *CONTENT, "digest"]
@@ -465,10 +464,10 @@ def _apply(cursor, vendor: str, run_id: int, now: datetime, *, reopen: bool) -> 
     )
     cursor.execute(
         f"INSERT INTO screening_finding ({', '.join(plain)}, household_id, state, first_run_id,"
-        f" last_run_id, resolved_run_id, updated_at) SELECT {values}, h.id, 'open', %s, %s,"
+        f" resolved_run_id, updated_at) SELECT {values}, h.id, 'open', %s,"
         f" NULL, %s FROM {STAGING} s JOIN registry_household h"
         f" ON h.household_id = s.household_ref WHERE s.id IS NULL{unseen}",
-        [run_id, run_id, now],
+        [run_id, now],
     )
     return new + cursor.rowcount
 
@@ -499,7 +498,6 @@ def _write(cursor, vendor: str, p: Plan, run_id: int, now: datetime) -> int:
                 new += _apply(cursor, vendor, run_id, now, reopen=reopen)
                 staging.clear()
         staging.drop()
-    _update_ids(cursor, vendor, "last_run_id = %s, updated_at = %s", [run_id, now], p.touched)
     _update_ids(
         cursor,
         vendor,
@@ -558,7 +556,7 @@ def store_findings(
     return {
         "staged": p.staged,
         "new": new,
-        "still_open": len(p.touched) + p.rewritten,
+        "still_open": p.unchanged + p.rewritten,
         "rewritten": p.rewritten,
         "resolved": len(p.resolved),
     }
