@@ -13,7 +13,7 @@ from django.db import connection
 
 from safetynet.core import audit
 from safetynet.core.models import AuditEvent
-from safetynet.registry.models import Household, Person
+from safetynet.registry.models import Household, Income, Person
 from safetynet.screening import services, store
 from safetynet.screening.models import Finding, ScreenRun
 from safetynet.screening.snapshot import PERSON_SCHEMA, write_snapshot
@@ -326,13 +326,27 @@ def test_incremental_equals_full(small_registry, scripted_engine, tmp_path):
         actor=None, action="update", obj=person, before=before, after={"household_id": target.pk}
     )
     make_household(50, VILLAGES[2], grade="D")
+    # a household removed behind the application's back (no audit row): not a change the run
+    # can see, but its results must not outlive it
+    gone = (
+        Household.objects.exclude(findings__isnull=False)
+        .exclude(household_id__in=["H00002", "H00003", "H00005", "H00050"])
+        .order_by("household_id")
+        .first()
+    )
+    Income.objects.filter(household=gone).delete()
+    Person.objects.filter(household=gone).delete()
+    Household.objects.filter(pk=gone.pk).delete()
     incremental = run_screen(incremental=True, out_dir=tmp_path / "incr")
     assert incremental.incremental and incremental.base_run_id is not None
     assert incremental.counts["changed_households"] == 4  # H00002, H00003, H00005, H00050
+    eligibility = (tmp_path / "incr" / "eligibility.csv").read_text(encoding="utf-8")
+    assert gone.household_id in (tmp_path / "base" / "eligibility.csv").read_text(encoding="utf-8")
+    assert gone.household_id not in eligibility
     assert scripted_engine.evaluated[-1] == 4
     incremental_findings = sorted(Finding.objects.values_list("key", "state", "rules", "message"))
     full = run_screen(out_dir=tmp_path / "full")
-    assert scripted_engine.evaluated[-1] == 13
+    assert scripted_engine.evaluated[-1] == 12  # 11 of the base run, H00050, less the one gone
     for name in (
         "warnings.csv",
         "eligibility.csv",

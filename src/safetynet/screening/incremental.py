@@ -257,12 +257,15 @@ def county_households(county_codes: set[str], area_codes: Sequence[str]) -> set[
 def monitored_changes(base_households: pa.Table, monitored: set[str]) -> set[str]:
     """Households whose `already_monitored` differs from the base run's."""
     ids = base_households.column("household_id")
+    monitored_ids = pa.array(sorted(monitored), pa.string())
     before = pc.fill_null(base_households.column("already_monitored"), False)
-    now = pc.is_in(ids, value_set=pa.array(sorted(monitored), pa.string()))
+    now = pc.is_in(ids, value_set=monitored_ids)
     differ = pc.not_equal(before, now)
     changed = set(ids.filter(differ).to_pylist())
-    base_ids = set(ids.to_pylist())
-    return changed | (monitored - base_ids)
+    unseen = monitored_ids.filter(
+        pc.invert(pc.is_in(monitored_ids, value_set=ids.combine_chunks()))
+    )
+    return changed | set(unseen.to_pylist())
 
 
 def detect_changes(

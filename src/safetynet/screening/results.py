@@ -172,14 +172,6 @@ class ScreenResults:
             out[name] = table.filter(keep)
         return ScreenResults(**out)
 
-    def restricted_to(self, household_ids: pa.Array) -> ScreenResults:
-        out = {}
-        for name, table in self.tables().items():
-            out[name] = table.filter(
-                pc.is_in(table.column("household_id"), value_set=household_ids)
-            )
-        return ScreenResults(**out)
-
     @staticmethod
     def concat(*parts: ScreenResults) -> ScreenResults:
         return ScreenResults(

@@ -32,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
@@ -327,12 +328,16 @@ def _merge(
     """Base results of unchanged households + the new evaluation (unsorted)."""
     if base_results is None:
         return evaluated
-    ids = pa.array(sorted(changed), pa.string())
-    kept = base_results.without_households(ids)
-    # households deleted since the base run drop out: the snapshot lists every current one
+    # households deleted since the base run drop out too: the snapshot lists every current one
+    # (one pass over the base tables with the few households to drop, not a second one with
+    # the millions to keep)
     current = pq.read_table(snap.paths["household_villages"], columns=["household_id"])
-    kept = kept.restricted_to(current.column("household_id").combine_chunks())
-    return ScreenResults.concat(kept, evaluated)
+    base_ids = base_results.households.column("household_id")
+    gone = base_ids.filter(
+        pc.invert(pc.is_in(base_ids, value_set=current.column("household_id").combine_chunks()))
+    )
+    drop = pa.concat_arrays([pa.array(sorted(changed), pa.string()), gone.combine_chunks()])
+    return ScreenResults.concat(base_results.without_households(drop), evaluated)
 
 
 def _attach_to_cases(run: ScreenRun) -> None:

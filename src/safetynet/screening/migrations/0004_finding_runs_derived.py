@@ -5,24 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('screening', '0003_finding_digest'),
+        ("screening", "0003_finding_digest"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='finding',
-            name='last_run',
+            model_name="finding",
+            name="last_run",
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='first_run',
-            field=models.ForeignKey(help_text='the run that raised it first (or again, after it was resolved)', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screenrun'),
+            model_name="finding",
+            name="first_run",
+            field=models.ForeignKey(
+                help_text="the run that raised it first (or again, after it was resolved)",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="screening.screenrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, help_text='last written by a run or a user'),
+            model_name="finding",
+            name="updated_at",
+            field=models.DateTimeField(auto_now=True, help_text="last written by a run or a user"),
         ),
     ]
