@@ -115,13 +115,28 @@ class SetExplainer:
             return f"{c} IS NOT NULL"
         return f"coalesce({c}, false) IS TRUE"
 
+    def _needed(self) -> set[str]:
+        """The result columns the rules' texts, values and conditions read."""
+        names = {"household_id", "id_number", "area_key", "active", "_rules"}
+        for rule in self.rules:
+            if rule.explain is not None:
+                text = rule.explain.zh + rule.explain.en
+                names |= {m.group(1) for m in PLACEHOLDER_RE.finditer(text)}
+            names |= {req.partition("=")[0] for req in rule.explain_requires}
+            names.add(rule.node)
+        return names
+
     def __call__(self, households: pa.Table, rules: pa.Array, persons: pa.Table) -> pa.Table:
         con = duckdb.connect()
         try:
             con.execute("SET threads = 2")
+            needed = self._needed()
             hh = households.append_column("_rules", rules)
+            hh = hh.select([c for c in hh.column_names if c in needed])
+            persons = persons.select([c for c in persons.column_names if c in needed])
             con.register("hh_all", hh)
-            con.execute("CREATE TEMP TABLE hh AS SELECT * FROM hh_all WHERE len(_rules) > 0")
+            # a view, not a copy: the screen passes the warned households only
+            con.execute("CREATE TEMP VIEW hh AS SELECT * FROM hh_all WHERE len(_rules) > 0")
             con.register("pp_all", persons)
             p_cols = set(persons.column_names)
             select_p = ", ".join(
@@ -173,7 +188,8 @@ class SetExplainer:
                 )
             if not selects:
                 return pa.table({})
-            sql = " UNION ALL ".join(selects) + " ORDER BY household_id, rule, id_number"
+            # in no particular order: the screen sorts its results for the files
+            sql = " UNION ALL ".join(selects)
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()

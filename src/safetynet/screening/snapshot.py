@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -607,10 +608,23 @@ def household_villages(area_codes: Sequence[str] = ()) -> pa.Table:
     `household_villages` input when a run evaluates only some households (county-wide
     aggregates still read the whole county)."""
     where, params = _scope_where(area_codes, "h")
-    sql = "SELECT h.household_id, h.village_id FROM registry_household h" + (
-        f" WHERE {where}" if where else ""
-    )
-    parts = list(_read_cursor(sql, params, [pa.string(), pa.string()]))
+    scope = f" WHERE {where}" if where else ""
+    if connection.vendor == "sqlite":
+        # two JSON arrays built by SQLite: 1.3 s for 3.1M households, 7.4 s as row tuples
+        sql = (
+            "SELECT json_group_array(h.household_id), json_group_array(h.village_id)"
+            f" FROM registry_household h{scope}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids, villages = (json.loads(v) for v in cursor.fetchone())
+        return pa.table(
+            [pa.array(ids, pa.string()), pa.array(villages, pa.string())],
+            schema=HOUSEHOLD_VILLAGES,
+        )
+    sql = f"SELECT h.household_id, h.village_id FROM registry_household h{scope}"
+    reader = _read_copy if connection.vendor == "postgresql" else _read_cursor
+    parts = list(reader(sql, params, [pa.string(), pa.string()]))
     if not parts:
         return HOUSEHOLD_VILLAGES.empty_table()
     table = pa.concat_tables(parts)
