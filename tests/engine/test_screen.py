@@ -207,3 +207,29 @@ def test_engine_errors_carry_step_and_sql(region, catalogue):
     wrong["incomes"] = tables["incomes"].drop_columns(["wage"])
     with pytest.raises(EngineError, match="lacks columns: wage"):
         get_engine("duckdb").run(plan, wrong)
+
+
+def test_unique_persons_count_without_grouping(region, catalogue):
+    """The screen declares the registry's persons unique by ID number (a database constraint):
+    the duplicate count becomes a row expression, with the same results as the aggregate."""
+    import pyarrow.compute as pc
+
+    from safetynet.policy.compiler import CompileError, compile_plan
+    from safetynet.policy.params import bind_areas
+
+    _, _, tables = region
+    persons = tables["persons"]
+    ids = persons.column("id_number")
+    first = pc.equal(pc.index_in(ids, value_set=pc.unique(ids)), pa.array(range(len(ids))))
+    unique = {**tables, "persons": persons.filter(pc.fill_null(first, True))}
+    assert unique["persons"].num_rows > 50
+    binding = bind_areas(catalogue.params, AS_OF)
+    plain = compile_plan(catalogue, binding, dialect="duckdb")
+    hinted = compile_plan(catalogue, binding, dialect="duckdb", unique_inputs={"persons"})
+    assert "FROM persons AS f" in plain.script() and "FROM persons AS f" not in hinted.script()
+    engine = get_engine("duckdb")
+    a, b = engine.run(plain, unique), engine.run(hinted, unique)
+    for rel in ("households", "persons", "quality"):
+        assert getattr(a, rel).equals(getattr(b, rel)), rel
+    with pytest.raises(CompileError):
+        compile_plan(catalogue, binding, dialect="duckdb", isolate=True, unique_inputs={"persons"})

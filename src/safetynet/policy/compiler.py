@@ -23,7 +23,7 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,7 @@ from safetynet.core.errors import SafetyNetError
 from .build import HOUSEHOLD, PERSON, node_dependencies
 from .catalogue import Catalogue, InputTable, Node
 from .params import ParameterBinding, area_length
+from .sqlcheck import Checked
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -142,6 +143,27 @@ class Plan:
         return "\n\n".join(parts)
 
 
+def _counted_once(node: Node, catalogue: Catalogue) -> Node:
+    """A `count` over an input table whose rows are unique by its grain's key, by that key:
+    1 when the row's own condition holds, else 0 — a row expression instead of a GROUP BY
+    and a join (the same value: each key has one row)."""
+    agg = node.agg
+    table = catalogue.inputs[agg.source]
+    if agg.fn != "count" or agg.key != "default" or table.grain != node.grain or agg.of:
+        return node
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    if agg.where is None:
+        expr: exp.Expression = one
+        text, columns, params, macros = "1", set(), set(), set()
+    else:
+        w = agg.where
+        expr = exp.Case(ifs=[exp.If(this=exp.Paren(this=w.expr.copy()), true=one)], default=zero)
+        text = f"CASE WHEN ({w.text}) THEN 1 ELSE 0 END"
+        columns, params, macros = set(w.columns), set(w.params), set(w.macros)
+    checked = Checked(text=text, expr=expr, columns=columns, params=params, macros=macros)
+    return replace(node, expr=checked, agg=None)
+
+
 def _literal(value: Any) -> exp.Expression:
     if value is None:
         return exp.Null()
@@ -224,12 +246,20 @@ class _Compiler:
         ordered: bool = True,
         evidence: bool = False,
         explained: frozenset[str] | None = None,
+        unique_inputs: frozenset[str] = frozenset(),
     ):
         self.cat = catalogue
         self.binding = binding
         self.dialect = dialect
         self.as_of = binding.as_of
         self.nodes = catalogue.nodes
+        if unique_inputs:
+            self.nodes = {
+                name: _counted_once(node, catalogue)
+                if node.agg is not None and node.agg.source in unique_inputs
+                else node
+                for name, node in catalogue.nodes.items()
+            }
         self.steps: list[tuple[str, exp.Expression]] = []
         self.stage: dict[str, int] = {}
         self.level: dict[str, int] = {}
@@ -1514,6 +1544,7 @@ def compile_plan(
     ordered: bool = True,
     evidence: bool = False,
     explained: frozenset[str] | set[str] | None = None,
+    unique_inputs: frozenset[str] | set[str] = frozenset(),
     cache: bool = True,
 ) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
@@ -1529,6 +1560,9 @@ def compile_plan(
     the department records (household_id, rule, record_id) behind the features it reads.
     `explained` (rule IDs) limits the rule value columns of the outputs to those rules' values
     (the rule's own column and its explanation placeholders); None keeps every rule's.
+    `unique_inputs` names input tables the caller guarantees to hold one row per key of their
+    grain (the registry's persons: one per ID number, a database constraint): a `count` over
+    such a table by that key is 1 or 0 for each row, computed without grouping or joining.
     """
     explained = frozenset(explained) if explained is not None else None
     empty_inputs = frozenset(
@@ -1544,11 +1578,19 @@ def compile_plan(
         raise CompileError(
             "按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters"
         )
+    unique_inputs = frozenset(
+        n for n in unique_inputs if n in catalogue.inputs and catalogue.inputs[n].grain
+    )
+    if unique_inputs and isolate:
+        raise CompileError(
+            "按户隔离的评估不声明唯一输入", "isolated scenarios declare no unique inputs"
+        )
     key = (
         id(catalogue),
         dialect,
         isolate,
         empty_inputs,
+        unique_inputs,
         as_of_column,
         ordered,
         evidence,
@@ -1567,6 +1609,7 @@ def compile_plan(
         ordered=ordered,
         evidence=evidence,
         explained=explained,
+        unique_inputs=unique_inputs,
     ).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:

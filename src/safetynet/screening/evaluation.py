@@ -209,6 +209,8 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         ordered=False,
         evidence=True,
         explained=frozenset(r.id for r in explainer.rules),
+        # the registry holds one person per ID number (a unique constraint)
+        unique_inputs=frozenset({"persons"}),
     )
     digest = hashlib.sha256(plan.script().encode()).hexdigest()
     parameters = _plain(
