@@ -197,7 +197,9 @@ def test_failure_after_evaluation_keeps_the_previous_findings(
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED and "disk full" in failed.error
     assert failed.results_path == ""
-    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    assert (
+        sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    )
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
@@ -211,7 +213,9 @@ def test_explanation_values_that_are_not_json_store_nothing(
     from safetynet.screening.results import ScreenResults
 
     run_screen()
-    before = sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at", "explanations"))
+    before = sorted(
+        Finding.objects.values_list("key", "state", "first_run_id", "updated_at", "explanations")
+    )
     real = ScreenResults.concat
 
     def broken_values(*parts):  # the run's results, as the findings store receives them
@@ -237,7 +241,12 @@ def test_explanation_values_that_are_not_json_store_nothing(
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED
     assert (
-        sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at", "explanations")) == before
+        sorted(
+            Finding.objects.values_list(
+                "key", "state", "first_run_id", "updated_at", "explanations"
+            )
+        )
+        == before
     )
     if connection.vendor == "sqlite":  # the JSON checks are on again after a store
         with connection.cursor() as cursor:
@@ -264,7 +273,9 @@ def test_result_files_failing_leave_the_previous_findings(
         run_screen()
     failed = ScreenRun.objects.order_by("-id").first()
     assert failed.status == ScreenRun.Status.FAILED and "no space left" in failed.error
-    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    assert (
+        sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    )
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]
 
@@ -299,7 +310,9 @@ def test_findings_failing_while_the_files_are_written_leave_no_directory(
     assert written  # the thread finished its files ...
     runs_dir = Path(settings.DATA_DIR) / "runs"
     assert sorted(p.name for p in runs_dir.iterdir()) == [str(first.pk)]  # ... then they went
-    assert sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    assert (
+        sorted(Finding.objects.values_list("key", "state", "first_run_id", "updated_at")) == before
+    )
     assert ScreenRun.objects.order_by("-id").first().status == ScreenRun.Status.FAILED
 
 
