@@ -9,8 +9,9 @@ The plan is a chain of SELECTs over the input contract, one per *frame*:
     ...    (as many alternations as the dependencies need)
 
 Within a stage each level adds the columns whose inputs are ready. Aggregates over an input
-table become one GROUP BY per table and key, joined once (`latest` as ARG_MAX of a struct; a
-window only for rank ≥ 2); groups whose values are all the defaults a missing group reads as
+table become one GROUP BY per table and key, joined once (`latest` as the MAX of one struct,
+ordering columns first; a window only for rank ≥ 2); groups whose values are all the defaults a
+missing group reads as
 are left out of the join. No correlated subqueries, no per-row work outside SQL. Each step names
 the earlier stages it is the last reader of (`Step.release`), so engines can drop them early. Parameters are bound as literals; when
 areas differ, as `CASE` on the household's area key. Macros (AS_OF, ROUND_DIV ...) expand to
@@ -141,6 +142,7 @@ class Plan:
         parts = [f"-- {s.name}\n{s.sql};" for s in self.steps]
         parts += [f"-- output {k}\n{v};" for k, v in self.outputs.items()]
         return "\n\n".join(parts)
+
 
 
 def _counted_once(node: Node, catalogue: Catalogue) -> Node:
@@ -1124,11 +1126,13 @@ class _Compiler:
         return cte, join_on
 
     def _latest_by_aggregate(self, first, members: list[str], source):
-        """`latest` (rank 1) as an aggregate: ARG_MAX of a struct of the wanted values by the
-        ordering column (a struct of them when there are several), one GROUP BY — linear where
-        a window partitioned by person sorts. Ordering columns are coalesced to the lowest value
-        of their type, so NULLs lose as under ROW_NUMBER … DESC NULLS LAST, the same on both
-        engines."""
+        """`latest` (rank 1) as an aggregate: the MAX of one struct whose first fields are the
+        ordering columns and whose other fields are the wanted values, one GROUP BY — linear
+        where a window partitioned by person sorts. Ordering columns are coalesced to the lowest
+        value of their type, so NULLs lose as under ROW_NUMBER … DESC NULLS LAST, the same on
+        both engines; records equal in every ordering column are told apart by their values,
+        so the pick never depends on row order. (At 10M persons the MAX of one struct took
+        2.0 s against 2.3–2.7 s for ARG_MAX of a value struct by an ordering struct.)"""
         from_, joins, pairs, area, f_alias = source(first.source, members)
         key_names = [f"k{i}" for i in range(len(pairs))]
         types = self.cat.inputs[first.source].all_columns()
@@ -1145,20 +1149,14 @@ class _Compiler:
             exp.Coalesce(this=exp.column(c, table="f"), expressions=[_lowest(types.get(c, "text"))])
             for c in first.order_by
         ]
-        # one ordering column is compared as it is: a struct costs a sort key per record
-        order = (
-            keys[0]
-            if len(keys) == 1
-            else exp.Struct(
-                expressions=[
-                    exp.PropertyEQ(this=exp.to_identifier(f"o{i}"), expression=k)
-                    for i, k in enumerate(keys)
-                ]
-            )
-        )
+        ordered = [
+            exp.PropertyEQ(this=exp.to_identifier(f"sn_o{i}"), expression=k)
+            for i, k in enumerate(keys)
+        ]
+        folded = exp.Max(this=exp.Struct(expressions=ordered + values))
         inner = exp.select(
             *[_alias(fe.copy(), kn) for (fe, _), kn in zip(pairs, key_names, strict=True)],
-            _alias(exp.ArgMax(this=exp.Struct(expressions=values), expression=order), "g"),
+            _alias(folded, "g"),
         ).from_(from_, copy=False)
         for target, on, kind in joins:
             inner = inner.join(target, on=on, join_type=kind, copy=False)
