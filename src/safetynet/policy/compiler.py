@@ -11,9 +11,9 @@ The plan is a chain of SELECTs over the input contract, one per *frame*:
 Within a stage each level adds the columns whose inputs are ready. Aggregates over an input
 table become one GROUP BY per table and key, joined once (`latest` as the MAX of one struct,
 ordering columns first; a window only for rank ≥ 2); groups whose values are all the defaults a
-missing group reads as
-are left out of the join. No correlated subqueries, no per-row work outside SQL. Each step names
-the earlier stages it is the last reader of (`Step.release`), so engines can drop them early. Parameters are bound as literals; when
+missing group reads as are left out of the join. No correlated subqueries, no per-row work
+outside SQL. Each step names the earlier stages it is the last reader of (`Step.release`), so
+engines can drop them early. Parameters are bound as literals; when
 areas differ, as `CASE` on the household's area key. Macros (AS_OF, ROUND_DIV ...) expand to
 portable SQL here, so both engines run the same arithmetic.
 """
