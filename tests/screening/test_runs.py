@@ -143,6 +143,7 @@ def test_which_runs_raised_a_finding_follows_from_their_scopes(small_registry, s
     Household.objects.filter(household_id="H00004").update(housing_grade="A")  # no warning now
     jiangxi = run_screen(area_codes=["360827"])  # resolves H00004's warning
     failed = ScreenRun.objects.create(as_of=AS_OF, status=ScreenRun.Status.FAILED)
+    queued = ScreenRun.objects.create(as_of=AS_OF)  # never ran
 
     def raised(run):
         return sorted(
@@ -154,7 +155,7 @@ def test_which_runs_raised_a_finding_follows_from_their_scopes(small_registry, s
     assert raised(first) == ["H00000", "H00004", "H00008"]
     assert raised(hunan) == ["H00008"]
     assert raised(jiangxi) == ["H00000"]
-    assert raised(failed) == []
+    assert raised(failed) == [] and raised(queued) == []
     h4 = Finding.objects.get(household__household_id="H00004", kind="warning")
     assert (h4.state, h4.resolved_run, h4.last_raised_run()) == ("resolved", jiangxi, first)
     assert h4.status_in(first) == "new" and h4.status_in(jiangxi) == "resolved"

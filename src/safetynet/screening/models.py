@@ -74,6 +74,10 @@ class ScreenRun(models.Model):
         return not self.area_codes or any(village_code.startswith(c) for c in self.area_codes)
 
 
+# a run that stored its findings, or is storing them now (its own transaction sees them)
+RAISING = (ScreenRun.Status.SUCCEEDED, ScreenRun.Status.RUNNING)
+
+
 def in_scope(area_codes: Sequence[str], prefix: str = "") -> Q:
     """Findings whose village lies in the scope (every finding for the whole deployment)."""
     q = Q()
@@ -84,7 +88,7 @@ def in_scope(area_codes: Sequence[str], prefix: str = "") -> Q:
 
 def raised_by_q(run: ScreenRun, prefix: str = "") -> Q:
     """Findings `run` raised (`prefix` for a lookup through a relation, e.g. "finding__")."""
-    if run.status == ScreenRun.Status.FAILED:  # a failed run stored nothing
+    if run.status not in RAISING:  # a failed or queued run stored nothing
         return Q(pk__in=[])
     return (
         in_scope(run.area_codes, prefix)
@@ -182,7 +186,7 @@ class Finding(models.Model):
 
     def raised_by(self, run: ScreenRun) -> bool:
         return (
-            run.status != ScreenRun.Status.FAILED
+            run.status in RAISING
             and run.covers(self.village_code)
             and self.first_run_id <= run.pk
             and (self.resolved_run_id is None or self.resolved_run_id > run.pk)
