@@ -144,7 +144,6 @@ class Plan:
         return "\n\n".join(parts)
 
 
-
 def _counted_once(node: Node, catalogue: Catalogue) -> Node:
     """A `count` over an input table whose rows are unique by its grain's key, by that key:
     1 when the row's own condition holds, else 0 — a row expression instead of a GROUP BY
