@@ -276,9 +276,18 @@ def engine_results(res, *, explain) -> ScreenResults:
             if c in res.households.column_names and c not in ("rules", "risk_types")
         )
         households = con.sql(f"SELECT {kept}, {lists} FROM hh {where}").to_arrow_table()
-        # every value column, for the explanations: warned households only
+        # the value columns the explanations read (every one for a row-by-row explainer):
+        # warned households only
+        wanted = getattr(explain, "needed", None)
+        names = [
+            c for c in res.households.column_names if wanted is None or c in wanted or c == "rules"
+        ]
+        replaced = ", ".join(
+            _LIST.format(c=c) + f" AS {c}" if c in ("rules", "risk_types") else f'"{c}"'
+            for c in names
+        )
         warned = (where + " AND" if where else "WHERE") + " coalesce(rules, '') <> ''"
-        hh = con.sql(f"SELECT * REPLACE ({lists}) FROM hh {warned}").to_arrow_table()
+        hh = con.sql(f"SELECT {replaced} FROM hh {warned}").to_arrow_table()
         active = "FROM pp WHERE coalesce(active, false)"
         tekun = con.sql(
             "SELECT id_number, household_id, tekun_eligible AS eligible, care_level,"
@@ -293,17 +302,17 @@ def engine_results(res, *, explain) -> ScreenResults:
     rules = hh.column("rules").combine_chunks().cast(pa.list_(pa.string()))
     persons = res.persons
     quality = _split_messages(res.quality)
-    explanations = (
-        explain(hh, rules, persons)
-        if getattr(explain, "set_based", False)
-        else _explanations(hh, rules, persons, explain)
-    )
+    evidence = getattr(res, "evidence", None)
+    if getattr(explain, "set_based", False):
+        explanations = explain(hh, rules, persons, evidence)
+    else:
+        explanations = with_evidence(_explanations(hh, rules, persons, explain), evidence)
     return ScreenResults.from_tables(
         households=households,
         tekun=tekun,
         single_person=single_person,
         quality=quality,
-        explanations=with_evidence(explanations, getattr(res, "evidence", None)),
+        explanations=explanations,
     )
 
 

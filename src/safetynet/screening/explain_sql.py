@@ -64,6 +64,7 @@ class SetExplainer:
             for r in catalogue.rules.values()
             if r.active and r.kind != "quality" and r.id.startswith(MONITORING_PREFIXES)
         ]
+        self.needed = self._needed()  # the result columns it reads (the caller may select them)
 
     def _param(self, name: str, lang: str | None) -> str:
         """A parameter's display text (or JSON value when lang is None) per area key."""
@@ -126,11 +127,20 @@ class SetExplainer:
             names.add(rule.node)
         return names
 
-    def __call__(self, households: pa.Table, rules: pa.Array, persons: pa.Table) -> pa.Table:
+    def __call__(
+        self,
+        households: pa.Table,
+        rules: pa.Array,
+        persons: pa.Table,
+        evidence: pa.Table | None = None,
+    ) -> pa.Table:
+        """One row per explanation; with `evidence` (household_id, rule, record_id), each
+        carries the sorted department record ids behind its rule (`evidence`), joined in the
+        same query (the texts are not copied a second time)."""
         con = duckdb.connect()
         try:
             con.execute("SET threads = 2")
-            needed = self._needed()
+            needed = self.needed
             hh = households.append_column("_rules", rules)
             hh = hh.select([c for c in hh.column_names if c in needed])
             persons = persons.select([c for c in persons.column_names if c in needed])
@@ -190,6 +200,15 @@ class SetExplainer:
                 return pa.table({})
             # in no particular order: the screen sorts its results for the files
             sql = " UNION ALL ".join(selects)
+            if evidence is not None:
+                con.register("ev", evidence)
+                sql = (
+                    "SELECT x.*, coalesce(e.records, []::VARCHAR[]) AS evidence"
+                    f" FROM ({sql}) x LEFT JOIN ("
+                    "SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records"
+                    " FROM ev WHERE record_id IS NOT NULL GROUP BY household_id, rule"
+                    ") e ON e.household_id = x.household_id AND e.rule = x.rule"
+                )
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()
