@@ -329,13 +329,9 @@ def with_evidence(explanations: pa.Table, evidence: pa.Table | None) -> pa.Table
             explanations.drop_columns([c for c in ("evidence",) if c in explanations.column_names]),
         )
         con.register("ev", evidence)
-        return con.sql(
-            """SELECT x.*, coalesce(e.records, []::VARCHAR[]) AS evidence
-               FROM x LEFT JOIN (
-                   SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records
-                   FROM ev WHERE record_id IS NOT NULL GROUP BY household_id, rule
-               ) e ON e.household_id = x.household_id AND e.rule = x.rule"""
-        ).to_arrow_table()
+        from .explain_sql import with_evidence_sql
+
+        return con.sql(with_evidence_sql("x", "ev")).to_arrow_table()
     finally:
         con.close()
 

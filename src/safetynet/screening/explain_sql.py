@@ -51,6 +51,19 @@ def _display(column: str, typ: pa.DataType, lang: str) -> str:
     return f"coalesce(CAST({c} AS VARCHAR), '—')"
 
 
+def with_evidence_sql(explanations: str, evidence: str) -> str:
+    """`explanations` (a table or a parenthesised query) with `evidence`: the sorted, distinct
+    department record ids (household_id, rule, record_id rows of table `evidence`) behind each
+    explanation's rule, [] when there are none."""
+    return (
+        "SELECT x.*, coalesce(e.records, []::VARCHAR[]) AS evidence"
+        f" FROM {explanations} x LEFT JOIN ("
+        "SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records"
+        f" FROM {evidence} WHERE record_id IS NOT NULL GROUP BY household_id, rule"
+        ") e ON e.household_id = x.household_id AND e.rule = x.rule"
+    )
+
+
 class SetExplainer:
     """Renders the explanations of every warned household's fired monitoring rules."""
 
@@ -202,13 +215,7 @@ class SetExplainer:
             sql = " UNION ALL ".join(selects)
             if evidence is not None:
                 con.register("ev", evidence)
-                sql = (
-                    "SELECT x.*, coalesce(e.records, []::VARCHAR[]) AS evidence"
-                    f" FROM ({sql}) x LEFT JOIN ("
-                    "SELECT household_id, rule, list_sort(list(DISTINCT record_id)) AS records"
-                    " FROM ev WHERE record_id IS NOT NULL GROUP BY household_id, rule"
-                    ") e ON e.household_id = x.household_id AND e.rule = x.rule"
-                )
+                sql = with_evidence_sql(f"({sql})", "ev")
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()
