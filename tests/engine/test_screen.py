@@ -209,27 +209,54 @@ def test_engine_errors_carry_step_and_sql(region, catalogue):
         get_engine("duckdb").run(plan, wrong)
 
 
-def test_unique_persons_count_without_grouping(region, catalogue):
-    """The screen declares the registry's persons unique by ID number (a database constraint):
-    the duplicate count becomes a row expression, with the same results as the aggregate."""
+def _first_of_each(table: pa.Table, columns: list[str]) -> pa.Table:
+    """The first row of each distinct value of `columns`."""
     import pyarrow.compute as pc
 
+    keys = pc.binary_join_element_wise(
+        *[pc.cast(table.column(c), pa.string()) for c in columns], "|"
+    )
+    first = pc.equal(pc.index_in(keys, value_set=pc.unique(keys)), pa.array(range(len(keys))))
+    return table.filter(pc.fill_null(first, True))
+
+
+def test_unique_keys_give_the_same_results(region, catalogue):
+    """The screen declares the registry's unique constraints (persons by ID number, incomes by
+    household and year): the duplicate count becomes a row expression, and this year's and
+    last year's income come from one window instead of an aggregate and a window — with the
+    same results as without the declaration, on DuckDB and in Spark's SQL."""
     from safetynet.policy.compiler import CompileError, compile_plan
     from safetynet.policy.params import bind_areas
 
     _, _, tables = region
-    persons = tables["persons"]
-    ids = persons.column("id_number")
-    first = pc.equal(pc.index_in(ids, value_set=pc.unique(ids)), pa.array(range(len(ids))))
-    unique = {**tables, "persons": persons.filter(pc.fill_null(first, True))}
+    unique = {
+        **tables,
+        "persons": _first_of_each(tables["persons"], ["id_number"]),
+        "incomes": _first_of_each(tables["incomes"], ["household_id", "year"]),
+    }
     assert unique["persons"].num_rows > 50
+    # households with two or more years of income: the previous year's income is read
+    years = unique["incomes"].group_by("household_id").aggregate([("year", "count")])
+    assert max(years.column("year_count").to_pylist()) >= 2
     binding = bind_areas(catalogue.params, AS_OF)
+    keys = {"persons": ("id_number",), "incomes": ("household_id", "year")}
     plain = compile_plan(catalogue, binding, dialect="duckdb")
-    hinted = compile_plan(catalogue, binding, dialect="duckdb", unique_inputs={"persons"})
+    hinted = compile_plan(catalogue, binding, dialect="duckdb", unique_keys=keys)
     assert "FROM persons AS f" in plain.script() and "FROM persons AS f" not in hinted.script()
+    assert "'income_year': f.year" in plain.script()  # rank 1 by an aggregate
+    assert "'income_year': f.year" not in hinted.script()  # ranks 1 and 2 by one window
+    assert (
+        hinted.script().count("FROM incomes AS f") == plain.script().count("FROM incomes AS f") - 1
+    )
+    spark = compile_plan(catalogue, binding, dialect="spark", unique_keys=keys)
+    assert "x.rn <= 2" in spark.script()
     engine = get_engine("duckdb")
     a, b = engine.run(plain, unique), engine.run(hinted, unique)
     for rel in ("households", "persons", "quality"):
         assert getattr(a, rel).equals(getattr(b, rel)), rel
+    changed = a.households.column("prev_net_income").to_pylist()
+    assert any(v is not None for v in changed)
     with pytest.raises(CompileError):
-        compile_plan(catalogue, binding, dialect="duckdb", isolate=True, unique_inputs={"persons"})
+        compile_plan(catalogue, binding, dialect="duckdb", isolate=True, unique_keys=keys)
+    with pytest.raises(CompileError, match="unknown columns: no_such"):
+        compile_plan(catalogue, binding, dialect="duckdb", unique_keys={"incomes": ("no_such",)})

@@ -10,7 +10,8 @@ The plan is a chain of SELECTs over the input contract, one per *frame*:
 
 Within a stage each level adds the columns whose inputs are ready. Aggregates over an input
 table become one GROUP BY per table and key, joined once (`latest` as the MAX of one struct,
-ordering columns first; a window only for rank ≥ 2); groups whose values are all the defaults a
+ordering columns first; a window only for rank ≥ 2, or one window for every rank of a table the
+caller declares unique by key and order, `unique_keys`); groups whose values are all the defaults a
 missing group reads as are left out of the join. No correlated subqueries, no per-row work
 outside SQL. Each step names the earlier stages it is the last reader of (`Step.release`), so
 engines can drop them early. Parameters are bound as literals; when
@@ -23,7 +24,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,9 @@ from .build import HOUSEHOLD, PERSON, node_dependencies
 from .catalogue import Catalogue, InputTable, Node
 from .params import ParameterBinding, area_length
 from .sqlcheck import Checked
+
+# the column an input of each grain is keyed by
+GRAIN_KEYS = {PERSON: "id_number", HOUSEHOLD: "household_id"}
 
 SQL_TYPES = {
     "text": "VARCHAR",
@@ -144,6 +148,15 @@ class Plan:
         return "\n\n".join(parts)
 
 
+def _join_on(pairs, key_names: list[str], alias: str) -> exp.Expression | None:
+    """The frame's side of each key pair equal to the subquery's key column (None: no keys)."""
+    join_on = None
+    for (_, te), kn in zip(pairs, key_names, strict=True):
+        eq = exp.EQ(this=te.copy(), expression=exp.column(kn, table=alias))
+        join_on = eq if join_on is None else exp.And(this=join_on, expression=eq)
+    return join_on
+
+
 def _counted_once(node: Node, catalogue: Catalogue) -> Node:
     """A `count` over an input table whose rows are unique by its grain's key, by that key:
     1 when the row's own condition holds, else 0 — a row expression instead of a GROUP BY
@@ -247,17 +260,24 @@ class _Compiler:
         ordered: bool = True,
         evidence: bool = False,
         explained: frozenset[str] | None = None,
-        unique_inputs: frozenset[str] = frozenset(),
+        unique_keys: Mapping[str, tuple[str, ...]] | None = None,
     ):
         self.cat = catalogue
         self.binding = binding
         self.dialect = dialect
         self.as_of = binding.as_of
         self.nodes = catalogue.nodes
-        if unique_inputs:
+        self.unique_keys = dict(unique_keys or {})
+        # tables with one row per key of their grain: a count by that key is a row expression
+        by_grain_key = {
+            name
+            for name, columns in self.unique_keys.items()
+            if columns == (GRAIN_KEYS.get(catalogue.inputs[name].grain),)
+        }
+        if by_grain_key:
             self.nodes = {
                 name: _counted_once(node, catalogue)
-                if node.agg is not None and node.agg.source in unique_inputs
+                if node.agg is not None and node.agg.source in by_grain_key
                 else node
                 for name, node in catalogue.nodes.items()
             }
@@ -860,9 +880,25 @@ class _Compiler:
             else:
                 gkey = ("agg", agg.source, agg.key, agg.key_column, match, isolated)
             groups.setdefault(gkey, []).append(n)
+        shared = self._shared_windows(groups, grain, prev)
         for i, (gkey, members) in enumerate(groups.items()):
             a = f"a{i}"
-            cte, join_on = self._table_agg(gkey, members, grain, prev, a)
+            if gkey in shared:
+                window, pairs, key_names = shared[gkey]
+                rank = self.nodes[members[0]].agg.rank
+                cte = (
+                    exp.select(
+                        *[exp.column(c) for c in key_names], *[exp.column(n) for n in members]
+                    )
+                    .from_(_table(window), copy=False)
+                    .where(
+                        exp.EQ(this=exp.column("rn"), expression=exp.Literal.number(rank)),
+                        copy=False,
+                    )
+                )
+                join_on = _join_on(pairs, key_names, a)
+            else:
+                cte, join_on = self._table_agg(gkey, members, grain, prev, a)
             cte_name = self.add_step(f"agg_{self.agg_count}", cte)
             self.agg_count += 1
             target = _alias(_table(cte_name), a, table=True)
@@ -886,6 +922,37 @@ class _Compiler:
                 new_cols.append(n)
         return _Frame(name, grain, s, lvl, select, set(carried) | set(new_cols))
 
+    def _shared_windows(self, groups: dict[tuple, list[str]], grain: str, prev: _Frame):
+        """`latest` groups of one table, key, condition and order that differ only in rank
+        (this year's income and last year's) read one window over the table instead of an
+        aggregate for rank 1 and a window for the others — when the caller guarantees the
+        table one row per key and order (`unique_keys`), so rank 1 is the same row either way.
+        Returns {group key: (window step, key pairs, key column names)}."""
+        families: dict[tuple, list[tuple]] = {}
+        for gkey, members in groups.items():
+            agg = self.nodes[members[0]].agg
+            unique = self.unique_keys.get(agg.source)
+            if gkey[0] != "latest" or unique is None or agg.key != "default" or self.isolate:
+                continue
+            if not set(unique) <= {GRAIN_KEYS[grain], *agg.order_by}:
+                continue
+            where = agg.where.text if agg.where is not None else None
+            families.setdefault((agg.source, where, agg.order_by), []).append(gkey)
+        shared: dict[tuple, tuple] = {}
+        for gkeys in families.values():
+            ranks = {self.nodes[groups[g][0]].agg.rank for g in gkeys}
+            if len(gkeys) < 2 or 1 not in ranks:
+                continue
+            members = [n for g in gkeys for n in groups[g]]
+            window, pairs, key_names = self._agg_subquery(
+                members, grain, prev, ranks_up_to=max(ranks)
+            )
+            name = self.add_step(f"agg_{self.agg_count}", window)
+            self.agg_count += 1
+            for g in gkeys:
+                shared[g] = (name, pairs, key_names)
+        return shared
+
     def _empty_value(self, node: Node) -> exp.Expression:
         fn = node.agg.fn
         if fn in ("count", "sum"):
@@ -897,11 +964,22 @@ class _Compiler:
         return _cast(exp.Null(), SQL_TYPES[node.type])
 
     def _table_agg(self, gkey, members: list[str], grain: str, prev: _Frame, a: str):
-        """One subquery aggregating an input table for a group of nodes, and its join condition.
+        """One subquery aggregating an input table for a group of nodes, and its join condition
+        (the subquery aliased `a`)."""
+        cte, pairs, key_names = self._agg_subquery(members, grain, prev)
+        return cte, _join_on(pairs, key_names, a)
+
+    def _agg_subquery(
+        self, members: list[str], grain: str, prev: _Frame, *, ranks_up_to: int | None = None
+    ):
+        """The subquery aggregating an input table for a group of nodes: (subquery, key pairs,
+        key column names).
 
         Keys are pairs (expression over the table `f`, expression over the frame `t`). In
         isolated mode (batched scenarios) every table that has household_id is also keyed by
         it, so scenarios that share ID numbers or counties never see each other's records.
+        `ranks_up_to` (latest groups only): the window's rows of ranks 1..n with their rank
+        `rn`, which the groups of each rank then read (`_shared_windows`).
         """
         first = self.nodes[members[0]].agg
         key = first.key
@@ -1019,7 +1097,7 @@ class _Compiler:
                     )
             return from_, joins, pairs, area, f_alias
 
-        if first.fn == "latest" and first.rank == 1:
+        if first.fn == "latest" and first.rank == 1 and ranks_up_to is None:
             cte, pairs, key_names = self._latest_by_aggregate(first, members, source)
         elif first.fn == "latest":
             from_, joins, pairs, area, f_alias = source(first.source, members)
@@ -1052,15 +1130,16 @@ class _Compiler:
             cols = [exp.column(kn, table="x") for kn in key_names] + [
                 exp.column(n, table="x") for n in members
             ]
+            rn = exp.column("rn", table="x")
+            if ranks_up_to is None:
+                keep = exp.EQ(this=rn, expression=exp.Literal.number(first.rank))
+            else:
+                cols.append(rn.copy())
+                keep = exp.LTE(this=rn, expression=exp.Literal.number(ranks_up_to))
             cte = (
                 exp.select(*cols)
                 .from_(_alias(exp.Subquery(this=inner), "x", table=True), copy=False)
-                .where(
-                    exp.EQ(
-                        this=exp.column("rn", table="x"), expression=exp.Literal.number(first.rank)
-                    ),
-                    copy=False,
-                )
+                .where(keep, copy=False)
             )
         else:
             # Row values per record, then one GROUP BY per table and key. (Fusing several
@@ -1118,11 +1197,7 @@ class _Compiler:
                     cond = self._not_default(self.nodes[n].agg.fn, f"v_{n}")
                     keep = cond if keep is None else exp.Or(this=keep, expression=cond)
                 cte = cte.having(keep, copy=False)
-        join_on = None
-        for (_, te), kn in zip(pairs, key_names, strict=True):
-            eq = exp.EQ(this=te, expression=exp.column(kn, table=a))
-            join_on = eq if join_on is None else exp.And(this=join_on, expression=eq)
-        return cte, join_on
+        return cte, pairs, key_names
 
     def _latest_by_aggregate(self, first, members: list[str], source):
         """`latest` (rank 1) as an aggregate: the MAX of one struct whose first fields are the
@@ -1541,7 +1616,7 @@ def compile_plan(
     ordered: bool = True,
     evidence: bool = False,
     explained: frozenset[str] | set[str] | None = None,
-    unique_inputs: frozenset[str] | set[str] = frozenset(),
+    unique_keys: Mapping[str, Sequence[str]] | None = None,
     cache: bool = True,
 ) -> Plan:
     """Compile the active rules of `catalogue` for `dialect`, parameters bound by `binding`.
@@ -1557,9 +1632,11 @@ def compile_plan(
     the department records (household_id, rule, record_id) behind the features it reads.
     `explained` (rule IDs) limits the rule value columns of the outputs to those rules' values
     (the rule's own column and its explanation placeholders); None keeps every rule's.
-    `unique_inputs` names input tables the caller guarantees to hold one row per key of their
-    grain (the registry's persons: one per ID number, a database constraint): a `count` over
-    such a table by that key is 1 or 0 for each row, computed without grouping or joining.
+    `unique_keys` maps input tables to columns the caller guarantees them one row per (the
+    registry's constraints: persons by ID number, incomes by household and year). A `count`
+    over a table unique by its grain's key is then 1 or 0 for each row, computed without
+    grouping or joining; `latest` groups that differ only in rank over a table unique by key and
+    order read one window (this year's and last year's income).
     """
     explained = frozenset(explained) if explained is not None else None
     empty_inputs = frozenset(
@@ -1575,10 +1652,20 @@ def compile_plan(
         raise CompileError(
             "按户评估日期需要按列绑定参数", "per-household as-of dates need column-bound parameters"
         )
-    unique_inputs = frozenset(
-        n for n in unique_inputs if n in catalogue.inputs and catalogue.inputs[n].grain
-    )
-    if unique_inputs and isolate:
+    unique_keys = {
+        name: tuple(columns)
+        for name, columns in sorted((unique_keys or {}).items())
+        if name in catalogue.inputs
+    }
+    for name, columns in unique_keys.items():
+        unknown = set(columns) - set(catalogue.inputs[name].all_columns())
+        if not columns or unknown:
+            raise CompileError(
+                f"{name} 的唯一键列不存在：{', '.join(sorted(unknown)) or '（空）'}",
+                f"unique key of {name} names unknown columns: "
+                f"{', '.join(sorted(unknown)) or '(none)'}",
+            )
+    if unique_keys and isolate:
         raise CompileError(
             "按户隔离的评估不声明唯一输入", "isolated scenarios declare no unique inputs"
         )
@@ -1587,7 +1674,7 @@ def compile_plan(
         dialect,
         isolate,
         empty_inputs,
-        unique_inputs,
+        tuple(unique_keys.items()),
         as_of_column,
         ordered,
         evidence,
@@ -1606,7 +1693,7 @@ def compile_plan(
         ordered=ordered,
         evidence=evidence,
         explained=explained,
-        unique_inputs=unique_inputs,
+        unique_keys=unique_keys,
     ).compile()
     if cache:
         if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:

@@ -26,6 +26,8 @@ from .results import HOUSEHOLDS, ScreenResults
 from .snapshot import Snapshot
 
 Evaluate = Callable[[Snapshot, Path], ScreenResults]
+# what the snapshot's tables hold one row per (the registry's unique constraints)
+UNIQUE_KEYS = {"persons": ("id_number",), "incomes": ("household_id", "year")}
 
 
 class EngineUnavailable(SafetyNetError):
@@ -209,8 +211,9 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         ordered=False,
         evidence=True,
         explained=frozenset(r.id for r in explainer.rules),
-        # the registry holds one person per ID number (a unique constraint)
-        unique_inputs=frozenset({"persons"}),
+        # the registry's unique constraints: one person per ID number, one income row per
+        # household and year
+        unique_keys=UNIQUE_KEYS,
     )
     digest = hashlib.sha256(plan.script().encode()).hexdigest()
     parameters = _plain(
