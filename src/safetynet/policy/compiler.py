@@ -898,7 +898,7 @@ class _Compiler:
                 )
                 join_on = _join_on(pairs, key_names, a)
             else:
-                cte, join_on = self._table_agg(gkey, members, grain, prev, a)
+                cte, join_on = self._table_agg(members, grain, prev, a)
             cte_name = self.add_step(f"agg_{self.agg_count}", cte)
             self.agg_count += 1
             target = _alias(_table(cte_name), a, table=True)
@@ -963,7 +963,7 @@ class _Compiler:
             return exp.false()
         return _cast(exp.Null(), SQL_TYPES[node.type])
 
-    def _table_agg(self, gkey, members: list[str], grain: str, prev: _Frame, a: str):
+    def _table_agg(self, members: list[str], grain: str, prev: _Frame, a: str):
         """One subquery aggregating an input table for a group of nodes, and its join condition
         (the subquery aliased `a`)."""
         cte, pairs, key_names = self._agg_subquery(members, grain, prev)
