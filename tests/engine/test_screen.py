@@ -260,3 +260,57 @@ def test_unique_keys_give_the_same_results(region, catalogue):
         compile_plan(catalogue, binding, dialect="duckdb", isolate=True, unique_keys=keys)
     with pytest.raises(CompileError, match="unknown columns: no_such"):
         compile_plan(catalogue, binding, dialect="duckdb", unique_keys={"incomes": ("no_such",)})
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([(c, "ascending") for c in table.column_names])
+
+
+def test_keyed_inputs_restrict_a_run_over_some_households(region, catalogue):
+    """`Plan.keyed_inputs` names the tables whose every read joins on a person's ID number or a
+    household's id. A run over some households may leave out the records of other keys (an
+    incremental screen does): the results, evidence included, are the same as with every
+    record. A table also read by county keeps all its rows."""
+    import pyarrow.compute as pc
+
+    from safetynet.policy.compiler import compile_plan
+    from safetynet.policy.params import bind_areas
+
+    _, _, tables = region
+    binding = bind_areas(catalogue.params, AS_OF)
+    plan = compile_plan(catalogue, binding, dialect="duckdb", evidence=True)
+    keyed = plan.keyed_inputs
+    assert keyed["feed_medical_claims"] == {"id_number"}
+    assert keyed["feed_housing"] == {"household_id"}
+    assert "feed_school_enrolment" not in keyed  # the county's current term: every household
+    assert "area_codes" not in keyed  # matched on the ID's first six digits
+    isolated = compile_plan(catalogue, binding, dialect="duckdb", isolate=True)
+    assert isolated.keyed_inputs == {}
+
+    ids = tables["households"].column("household_id")
+    some = ids.filter(pc.equal(pc.bit_wise_and(pa.array(range(len(ids))), 1), 0))
+    part = dict(tables)
+    for name in ("households", "persons", "incomes"):
+        t = tables[name]
+        part[name] = t.filter(pc.is_in(t.column("household_id"), value_set=some))
+    person_ids = part["persons"].column("id_number")
+    restricted = dict(part)
+    dropped = 0
+    for name, columns in keyed.items():
+        if not name.startswith("feed_") or name not in tables:
+            continue
+        t = tables[name]
+        keep = None
+        for column, values in (("id_number", person_ids), ("household_id", some)):
+            if column in columns:
+                hit = pc.fill_null(pc.is_in(t.column(column), value_set=values), False)
+                keep = hit if keep is None else pc.or_(keep, hit)
+        restricted[name] = t.filter(keep)
+        dropped += t.num_rows - restricted[name].num_rows
+    assert dropped >= 10  # of 33 records: the restriction leaves some out
+    engine = get_engine("duckdb")
+    whole, less = engine.run(plan, part), engine.run(plan, restricted)
+    assert whole.households.num_rows == len(some)
+    assert whole.evidence.num_rows > 0
+    for rel in ("households", "persons", "quality", "evidence"):
+        assert _sorted(getattr(whole, rel)).equals(_sorted(getattr(less, rel))), rel

@@ -196,10 +196,21 @@ def _new_feed_batch(path: Path, persons: list, households: list) -> Path:
     return path
 
 
-def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
+def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path, monkeypatch):
     from safetynet.feeds.services import feed_load
     from safetynet.registry.models import Household, Income, Person
     from safetynet.registry.services import household_update, person_update
+    from safetynet.screening import evaluation
+
+    # what each run's engine was told to leave out of the department feeds
+    restricted: list[dict | None] = []
+    engine = evaluation.screen_engine
+
+    def spy(name, *, within=None):
+        restricted.append(within)
+        return engine(name, within=within)
+
+    monkeypatch.setattr(evaluation, "screen_engine", spy)
 
     screen(out_dir=tmp_path / "base")
     households = list(Household.objects.order_by("household_id")[:40])
@@ -256,6 +267,12 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path):
             tmp_path / "full" / name
         ).read_bytes(), name
     assert findings_state() == after_incremental
+    # the incremental run read the records of its households' persons and households only;
+    # the county-wide enrolment records and the full runs' feeds whole
+    base_within, within, full_within = restricted
+    assert base_within is None and full_within is None
+    assert "feed_medical_claims" in within and "feed_housing" in within, within
+    assert "feed_school_enrolment" not in within
     assert full.counts["findings"]["new"] == 0 and full.counts["findings"]["resolved"] == 0
     # and the changes did change something
     assert (tmp_path / "base" / "warnings.csv").read_bytes() != (

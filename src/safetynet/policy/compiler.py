@@ -141,6 +141,10 @@ class Plan:
     inputs: dict[str, InputTable]
     final_frames: dict[str, str] = field(default_factory=dict)
     empty_inputs: frozenset[str] = frozenset()
+    # input table → the key columns (id_number, household_id) that every read of it joins on,
+    # for the tables read only that way: a run over some households may drop the rows whose
+    # keys none of its persons or households has (see `keyed_inputs`)
+    keyed_inputs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def script(self) -> str:
         parts = [f"-- {s.name}\n{s.sql};" for s in self.steps]
@@ -670,7 +674,27 @@ class _Compiler:
             inputs=self.cat.inputs,
             final_frames={HOUSEHOLD: hh.name, PERSON: pp.name},
             empty_inputs=self.empty_inputs,
+            keyed_inputs=self._keyed_inputs(),
         )
+
+    def _keyed_inputs(self) -> dict[str, frozenset[str]]:
+        """Input tables whose every aggregate is keyed by its grain's key alone (a person's ID
+        number, a household's id), with those key columns. Evidence reads the same tables by
+        the same keys. A table also read by county, by a computed match, as a whole, or with
+        per-household as-of dates is left out: its rows reach households beyond their keys."""
+        keys: dict[str, set[str]] = {}
+        other: set[str] = set()
+        for node in self.nodes.values():
+            agg = node.agg
+            if agg is None or agg.source not in self.cat.inputs:
+                continue
+            if agg.key != "default" or self.isolate or self.as_of_column:
+                other.add(agg.source)
+                continue
+            keys.setdefault(agg.source, set()).add(
+                "id_number" if node.grain == PERSON else "household_id"
+            )
+        return {t: frozenset(k) for t, k in sorted(keys.items()) if t not in other}
 
     def _sql(self, expression: exp.Expression, step: str) -> str:
         try:
