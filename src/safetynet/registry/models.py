@@ -29,7 +29,8 @@ class Household(models.Model):
 
     class Meta:
         ordering = ["household_id"]
-        indexes = [models.Index(fields=["village"])]
+        # updated_at: what an incremental screen asks for (rows changed since its base run)
+        indexes = [models.Index(fields=["village"]), models.Index(fields=["updated_at"])]
 
     def __str__(self) -> str:
         return self.household_id
@@ -70,6 +71,7 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["household_id", "id"]
+        indexes = [models.Index(fields=["updated_at"])]
 
     def __str__(self) -> str:
         return self.name
@@ -113,6 +115,7 @@ class Income(models.Model):
 
     class Meta:
         ordering = ["household_id", "year"]
+        indexes = [models.Index(fields=["updated_at"])]
         constraints = [
             models.UniqueConstraint(fields=["household", "year"], name="income_household_year")
         ]

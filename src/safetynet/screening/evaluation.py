@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from safetynet.core.errors import SafetyNetError
 
-from .results import HOUSEHOLDS, ScreenResults
+from .results import HOUSEHOLDS, ScreenResults, sql_text
 from .snapshot import Snapshot
 
 Evaluate = Callable[[Snapshot, Path], ScreenResults]
@@ -127,8 +127,8 @@ def screen_engine(name: str, *, within: dict[str, str] | None = None):
     fetched, which gives the memory of the stages back before results are rendered and stored.
 
     `within` (a run over some households): input name → a condition on its key columns
-    (`keyed_filter`); the view of that input leaves out the rows no evaluated person or
-    household can read."""
+    (`keyed_filter`); that input leaves out the rows no evaluated person or household can
+    read."""
     from safetynet.engine.adapters import DuckDBBackend, RuleEngine
 
     class ParquetViews(DuckDBBackend):
@@ -139,15 +139,19 @@ def screen_engine(name: str, *, within: dict[str, str] | None = None):
             if isinstance(source, pa.Table):
                 return super().register(conn, name, source, spec)
             paths = source if isinstance(source, list | tuple) else [source]
-            files = "[" + ", ".join(_sql_text(str(p)) for p in paths) + "]"
+            files = "[" + ", ".join(sql_text(str(p)) for p in paths) + "]"
             cols = ", ".join(
                 f'CAST("{c}" AS {DUCKDB_TYPES[t]}) AS "{c}"' for c, t in spec.columns.items()
             )
-            where = f" WHERE {within[name]}" if within and name in within else ""
-            conn.execute(
-                f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM read_parquet({files})'
-                + where
-            )
+            select = f"SELECT {cols} FROM read_parquet({files})"
+            if within and name in within:
+                # a few households' records, read by several stages and the evidence: kept
+                # as a table, so the feed is scanned and filtered once
+                conn.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "{name}" AS {select} WHERE {within[name]}'
+                )
+                return
+            conn.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select}')
 
     conf = duckdb_settings()
     backend = ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
@@ -184,7 +188,7 @@ def keyed_filter(
         if not columns:
             continue
         parts = [
-            f'"{c}" IN (SELECT "{c}" FROM read_parquet({_sql_text(str(snap.paths[sources[c]]))}))'
+            f'"{c}" IN (SELECT "{c}" FROM read_parquet({sql_text(str(snap.paths[sources[c]]))}))'
             for c in sorted(columns)
         ]
         out[name] = " OR ".join(parts)
@@ -198,10 +202,6 @@ DUCKDB_TYPES = {
     "date": "DATE",
     "money": "DECIMAL(18,2)",
 }
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepared:

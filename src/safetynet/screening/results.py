@@ -111,6 +111,11 @@ def conform(table: pa.Table | None, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _write_parquet(directory: Path, name: str, table: pa.Table) -> None:
     pq.write_table(table, directory / f"{name}.parquet", compression="zstd")
 
@@ -161,16 +166,39 @@ class ScreenResults:
             **{name: pq.read_table(directory / f"{name}.parquet") for name in SCHEMAS}
         )
 
-    def without_households(self, household_ids: pa.Array) -> ScreenResults:
-        """Drop every row of the given households (kept: programme checks, re-run each time)."""
-        out = {}
-        for name, table in self.tables().items():
-            keep = pc.invert(pc.is_in(table.column("household_id"), value_set=household_ids))
-            keep = pc.fill_null(keep, True)
-            if name == "quality":
-                keep = pc.and_(keep, pc.equal(table.column("source"), "engine"))
-            out[name] = table.filter(keep)
-        return ScreenResults(**out)
+    @classmethod
+    def read_carried(
+        cls, directory: Path, changed: pa.Array, current: pa.Array, *, threads: int = SORT_THREADS
+    ) -> ScreenResults:
+        """The rows of the results in `directory` (a base run's) that an incremental run
+        carries over: those of households neither `changed` nor gone (not in `current`).
+        Programme checks are not carried: each run makes them again.
+
+        Read and filtered by DuckDB on both cores: at 10M persons the base files hold 10M
+        person rows, and reading them whole before filtering them in Arrow took 9 s."""
+        files = {name: sql_text(str(directory / f"{name}.parquet")) for name in SCHEMAS}
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET threads = {threads}")
+            con.register("changed", pa.table({"household_id": pa.array(changed, pa.string())}))
+            con.register("current", pa.table({"household_id": pa.array(current, pa.string())}))
+            con.execute(
+                "CREATE TEMP TABLE dropped AS SELECT household_id FROM changed UNION"
+                f" SELECT b.household_id FROM read_parquet({files['households']}) AS b"
+                " ANTI JOIN current AS c ON b.household_id = c.household_id"
+            )
+            out = {}
+            for name, path in files.items():
+                where = " WHERE t.source = 'engine'" if name == "quality" else ""
+                # an anti join keeps rows without a household id (NOT IN would drop them all
+                # as soon as one dropped id is NULL)
+                out[name] = con.sql(
+                    f"SELECT t.* FROM read_parquet({path}) AS t"
+                    " ANTI JOIN dropped AS d ON t.household_id = d.household_id" + where
+                ).to_arrow_table()
+        finally:
+            con.close()
+        return cls.from_tables(**out)
 
     @staticmethod
     def concat(*parts: ScreenResults) -> ScreenResults:
@@ -279,8 +307,7 @@ def write_csvs(results: ScreenResults, out_dir: Path) -> list[Path]:
         paths = []
         for file_name, query in CSV_QUERIES.items():
             path = out_dir / file_name
-            target = str(path).replace("'", "''")
-            con.execute(f"COPY ({query}) TO '{target}' (HEADER, DELIMITER ',')")
+            con.execute(f"COPY ({query}) TO {sql_text(str(path))} (HEADER, DELIMITER ',')")
             paths.append(path)
         return paths
     finally:

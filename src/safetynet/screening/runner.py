@@ -32,7 +32,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
@@ -213,7 +212,6 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
     info: dict = {"counts": {}}
 
     base = None
-    base_results = None
     changed: set[str] | None = None
     if run.incremental:
         base, why_not = incremental_base(run, prepared)
@@ -224,13 +222,16 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
         else:
             report(5, "查找变化的户 / finding changed households")
             with report.step("changes"):
-                base_results = ScreenResults.read(Path(base.results_path))
+                base_households = pq.read_table(
+                    Path(base.results_path) / "households.parquet",
+                    columns=["household_id", "already_monitored"],
+                )
                 changes = incremental.detect_changes(
                     since=base.started_at,
                     area_codes=run.area_codes,
                     base_batches=base.feed_batches,
                     batches_now=batches,
-                    base_households=base_results.households,
+                    base_households=base_households,
                     monitored=monitored,
                 )
             changed = changes.households
@@ -271,7 +272,7 @@ def _evaluate(run: ScreenRun, tmp: Path, report: _Reporter) -> tuple[ScreenResul
                 report.timings[f"evaluate_{name}"] = seconds
     report(80, "合并结果 / merging results")
     with report.step("merge"):
-        merged = _merge(evaluated, base_results, changed, snap)
+        merged = _merge(evaluated, base, changed, snap)
     # The programmes' checks compare enrolments with this run's own eligibility (every household
     # of the scope, carried-over ones included), not with the previous run's.
     with report.step("programme_checks"):
@@ -321,23 +322,21 @@ class _ResultFiles:
 
 def _merge(
     evaluated: ScreenResults,
-    base_results: ScreenResults | None,
+    base: ScreenRun | None,
     changed: set[str] | None,
     snap: snapshot.Snapshot,
 ) -> ScreenResults:
-    """Base results of unchanged households + the new evaluation (unsorted)."""
-    if base_results is None:
+    """The base run's results of unchanged households + the new evaluation (unsorted)."""
+    if base is None or changed is None:
         return evaluated
     # households deleted since the base run drop out too: the snapshot lists every current one
-    # (one pass over the base tables with the few households to drop, not a second one with
-    # the millions to keep)
     current = pq.read_table(snap.paths["household_villages"], columns=["household_id"])
-    base_ids = base_results.households.column("household_id")
-    gone = base_ids.filter(
-        pc.invert(pc.is_in(base_ids, value_set=current.column("household_id").combine_chunks()))
+    carried = ScreenResults.read_carried(
+        Path(base.results_path),
+        pa.array(sorted(changed), pa.string()),
+        current.column("household_id").combine_chunks(),
     )
-    drop = pa.concat_arrays([pa.array(sorted(changed), pa.string()), gone.combine_chunks()])
-    return ScreenResults.concat(base_results.without_households(drop), evaluated)
+    return ScreenResults.concat(carried, evaluated)
 
 
 def _attach_to_cases(run: ScreenRun) -> None:
