@@ -266,13 +266,15 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in table.column_names])
 
 
-def test_keyed_inputs_restrict_a_run_over_some_households(region, catalogue):
+def test_a_run_over_some_households_reads_only_their_records(region, catalogue):
     """`Plan.keyed_inputs` names the tables whose every read joins on a person's ID number or a
-    household's id. A run over some households may leave out the records of other keys (an
-    incremental screen does): the results, evidence included, are the same as with every
-    record. A table also read by county keeps all its rows."""
+    household's id. A run over some households (an incremental screen) with
+    `some_households=True` cuts those tables down to the records of its persons and
+    households before the stages read them: the same results, evidence included, as with
+    every record. A table also read by county keeps all its rows."""
     import pyarrow.compute as pc
 
+    from safetynet.engine.adapters import DuckDBBackend, RuleEngine
     from safetynet.policy.compiler import compile_plan
     from safetynet.policy.params import bind_areas
 
@@ -293,24 +295,25 @@ def test_keyed_inputs_restrict_a_run_over_some_households(region, catalogue):
     for name in ("households", "persons", "incomes"):
         t = tables[name]
         part[name] = t.filter(pc.is_in(t.column("household_id"), value_set=some))
-    person_ids = part["persons"].column("id_number")
-    restricted = dict(part)
-    dropped = 0
-    for name, columns in keyed.items():
-        if not name.startswith("feed_") or name not in tables:
-            continue
-        t = tables[name]
-        keep = None
-        for column, values in (("id_number", person_ids), ("household_id", some)):
-            if column in columns:
-                hit = pc.fill_null(pc.is_in(t.column(column), value_set=values), False)
-                keep = hit if keep is None else pc.or_(keep, hit)
-        restricted[name] = t.filter(keep)
-        dropped += t.num_rows - restricted[name].num_rows
-    assert dropped >= 10  # of 33 records: the restriction leaves some out
-    engine = get_engine("duckdb")
-    whole, less = engine.run(plan, part), engine.run(plan, restricted)
+
+    class Counting(DuckDBBackend):
+        """Counts the rows of each input table the run made of kept records."""
+
+        kept: dict[str, int] = {}
+
+        def create(self, conn, name, sql, *, materialize):
+            super().create(conn, name, sql, materialize=materialize)
+            if name in plan.inputs:
+                self.kept[name] = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+
+    backend = Counting()
+    engine = RuleEngine(backend)
+    whole, less = engine.run(plan, part), engine.run(plan, part, some_households=True)
     assert whole.households.num_rows == len(some)
     assert whole.evidence.num_rows > 0
     for rel in ("households", "persons", "quality", "evidence"):
         assert _sorted(getattr(whole, rel)).equals(_sorted(getattr(less, rel))), rel
+    feeds = {n for n in keyed if n.startswith("feed_") and n in part}
+    assert feeds <= set(backend.kept)
+    dropped = sum(part[n].num_rows - backend.kept[n] for n in feeds)
+    assert dropped >= 10  # of 33 records, those of the other households

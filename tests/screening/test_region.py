@@ -197,20 +197,21 @@ def _new_feed_batch(path: Path, persons: list, households: list) -> Path:
 
 
 def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path, monkeypatch):
+    from safetynet.engine import adapters
     from safetynet.feeds.services import feed_load
     from safetynet.registry.models import Household, Income, Person
     from safetynet.registry.services import household_update, person_update
-    from safetynet.screening import evaluation
 
-    # what each run's engine was told to leave out of the department feeds
-    restricted: list[dict | None] = []
-    engine = evaluation.screen_engine
+    # the inputs each run's engine cut down to the records of the evaluated households
+    restricted: list[set[str]] = []
+    kept_by_key = adapters._kept_by_key
 
-    def spy(name, *, within=None):
-        restricted.append(within)
-        return engine(name, within=within)
+    def spy(plan, sources):
+        kept = kept_by_key(plan, sources)
+        restricted.append(set(kept))
+        return kept
 
-    monkeypatch.setattr(evaluation, "screen_engine", spy)
+    monkeypatch.setattr(adapters, "_kept_by_key", spy)
 
     screen(out_dir=tmp_path / "base")
     households = list(Household.objects.order_by("household_id")[:40])
@@ -269,10 +270,9 @@ def test_incremental_run_equals_a_fresh_full_run(lake, tmp_path, monkeypatch):
     assert findings_state() == after_incremental
     # the incremental run read the records of its households' persons and households only;
     # the county-wide enrolment records and the full runs' feeds whole
-    base_within, within, full_within = restricted
-    assert base_within is None and full_within is None
-    assert "feed_medical_claims" in within and "feed_housing" in within, within
-    assert "feed_school_enrolment" not in within
+    (kept,) = restricted  # only the incremental run asks for it
+    assert {"feed_medical_claims", "feed_housing", "incomes"} <= kept, kept
+    assert "feed_school_enrolment" not in kept
     assert full.counts["findings"]["new"] == 0 and full.counts["findings"]["resolved"] == 0
     # and the changes did change something
     assert (tmp_path / "base" / "warnings.csv").read_bytes() != (

@@ -600,7 +600,12 @@ class RuleEngine:
         return self.backend.dialect
 
     def run(
-        self, plan: Plan, inputs: Mapping[str, InputSource], *, prepared: bool = False
+        self,
+        plan: Plan,
+        inputs: Mapping[str, InputSource],
+        *,
+        prepared: bool = False,
+        some_households: bool = False,
     ) -> Results:
         """Run `plan` on `inputs` (Arrow tables or Parquet paths by input name).
 
@@ -608,6 +613,13 @@ class RuleEngine:
         inputs are small Arrow tables: the same SQL, planned once per plan instead of on every
         run. Any refusal or failure there falls back to running the steps one by one, which
         also reports a failing step by name.
+
+        `some_households=True`: `households` and `persons` hold only the households to evaluate
+        (an incremental screen), while other inputs (department feeds) hold everyone's records.
+        Each input the plan reads only by a person's ID number or a household's id
+        (`Plan.keyed_inputs`) is then first cut down to the records of those persons and
+        households, in a table of its own: the stages and the evidence read it instead of
+        the whole input. The results are the same.
         """
         if plan.dialect != self.dialect:
             raise EngineError(
@@ -641,16 +653,23 @@ class RuleEngine:
                 return Results.of(out, plan, self.dialect, timings, prepared=True)
         conn = self.backend.session()
         created: list[str] = []
+        kept = _kept_by_key(plan, sources) if some_households else {}
         try:
             for name, source in sources.items():
+                as_name = f"{name}{WHOLE_SUFFIX}" if name in kept else name
                 self._guard(
                     f"input:{name}",
                     None,
                     self.backend.register,
                     conn,
-                    name,
+                    as_name,
                     source,
                     plan.inputs[name],
+                )
+                created.append(as_name)
+            for name, sql in kept.items():
+                self._guard(
+                    f"input:{name}", sql, self.backend.create, conn, name, sql, materialize=True
                 )
                 created.append(name)
             timings["register"] = time.perf_counter() - start
@@ -734,6 +753,28 @@ class RuleEngine:
                 sql=sql,
                 engine=self.dialect,
             ) from exc
+
+
+# An input registered under this suffix when a table of its kept records takes its name.
+WHOLE_SUFFIX = "__whole"
+# The inputs that hold the evaluated rows, by the key column they define.
+KEY_SOURCES = {"id_number": "persons", "household_id": "households"}
+
+
+def _kept_by_key(plan: Plan, sources: Mapping[str, InputSource]) -> dict[str, str]:
+    """Input name → a SELECT (portable SQL) of its records whose key is one of the evaluated
+    persons' or households' (see `RuleEngine.run`, `some_households`)."""
+    out = {}
+    for name, columns in plan.keyed_inputs.items():
+        if name not in sources or name in KEY_SOURCES.values():
+            continue
+        if any(KEY_SOURCES[c] not in sources for c in columns):
+            continue
+        keep = " OR ".join(
+            f"w.{c} IN (SELECT k.{c} FROM {KEY_SOURCES[c]} AS k)" for c in sorted(columns)
+        )
+        out[name] = f"SELECT w.* FROM {name}{WHOLE_SUFFIX} AS w WHERE {keep}"
+    return out
 
 
 def _normalise(table: pa.Table, schema: pa.Schema, rel: str, engine: str) -> pa.Table:

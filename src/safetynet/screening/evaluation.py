@@ -121,14 +121,10 @@ def _split_messages(q: pa.Table) -> pa.Table:
         con.close()
 
 
-def screen_engine(name: str, *, within: dict[str, str] | None = None):
+def screen_engine(name: str):
     """A DuckDB engine for one screen, bounded in memory and threads (duckdb_settings). Its
     database is the run's own: the run disposes of it as soon as the engine's relations are
-    fetched, which gives the memory of the stages back before results are rendered and stored.
-
-    `within` (a run over some households): input name → a condition on its key columns
-    (`keyed_filter`); that input leaves out the rows no evaluated person or household can
-    read."""
+    fetched, which gives the memory of the stages back before results are rendered and stored."""
     from safetynet.engine.adapters import DuckDBBackend, RuleEngine
 
     class ParquetViews(DuckDBBackend):
@@ -143,15 +139,9 @@ def screen_engine(name: str, *, within: dict[str, str] | None = None):
             cols = ", ".join(
                 f'CAST("{c}" AS {DUCKDB_TYPES[t]}) AS "{c}"' for c, t in spec.columns.items()
             )
-            select = f"SELECT {cols} FROM read_parquet({files})"
-            if within and name in within:
-                # a few households' records, read by several stages and the evidence: kept
-                # as a table, so the feed is scanned and filtered once
-                conn.execute(
-                    f'CREATE OR REPLACE TEMP TABLE "{name}" AS {select} WHERE {within[name]}'
-                )
-                return
-            conn.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select}')
+            conn.execute(
+                f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT {cols} FROM read_parquet({files})'
+            )
 
     conf = duckdb_settings()
     backend = ParquetViews(threads=int(conf["threads"]), memory_limit=conf["memory_limit"])
@@ -172,27 +162,6 @@ def spark_screen_engine(name: str):
     if not isinstance(backend, SparkBackend):
         return base
     return RuleEngine(SparkBackend(session=backend.session(), small=False))
-
-
-def keyed_filter(
-    keyed: dict[str, frozenset[str]], feeds: dict[str, object], snap: Snapshot
-) -> dict[str, str]:
-    """Feed name → a DuckDB condition keeping the records whose key is one of the snapshot's
-    persons (ID number) or households: for a run over some households, every record any of
-    their features or evidence reads (the compiler's `keyed_inputs`). Feeds also read another
-    way (by county, for instance) are not in `keyed` and stay whole."""
-    sources = {"id_number": "persons", "household_id": "households"}
-    out = {}
-    for name in feeds:
-        columns = keyed.get(name)
-        if not columns:
-            continue
-        parts = [
-            f'"{c}" IN (SELECT "{c}" FROM read_parquet({sql_text(str(snap.paths[sources[c]]))}))'
-            for c in sorted(columns)
-        ]
-        out[name] = " OR ".join(parts)
-    return out
 
 
 DUCKDB_TYPES = {
@@ -257,14 +226,15 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             "incomes": str(snap.paths["incomes"]),
             **extra_inputs,
         }
-        within = None
-        if "household_villages" in snap.paths:  # a part of the households: the whole scope,
+        some = "household_villages" in snap.paths
+        if some:  # a part of the households: the whole scope for county-wide features
             inputs["household_villages"] = str(snap.paths["household_villages"])
-            within = keyed_filter(plan.keyed_inputs, feeds, snap)  # their feed records only
         started = time.perf_counter()
-        run_engine = screen_engine(engine, within=within) if rule_engine is None else rule_engine
+        run_engine = screen_engine(engine) if rule_engine is None else rule_engine
         try:
-            res = run_engine.run(plan, inputs)
+            # some households: the engine reads only their records of the feeds keyed by
+            # person or household
+            res = run_engine.run(plan, inputs, some_households=some)
         finally:
             if rule_engine is None:
                 run_engine.backend.dispose()
