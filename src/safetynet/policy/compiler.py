@@ -143,7 +143,7 @@ class Plan:
     empty_inputs: frozenset[str] = frozenset()
     # input table → the key columns (id_number, household_id) that every read of it joins on,
     # for the tables read only that way: a run over some households may drop the rows whose
-    # keys none of its persons or households has (see `keyed_inputs`)
+    # keys none of its persons or households has (`RuleEngine.run(some_households=True)`)
     keyed_inputs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def script(self) -> str:
