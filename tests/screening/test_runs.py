@@ -33,6 +33,7 @@ def test_snapshot_has_the_input_contract_shape(small_registry, tmp_path):
     snap = write_snapshot(tmp_path, monitored={"H00001"})
     persons = pq.read_table(snap.paths["persons"])
     assert persons.schema == PERSON_SCHEMA
+    assert "name" not in persons.column_names  # no rule reads it: names stay in the registry
     assert snap.rows == {"households": 12, "persons": 24, "incomes": 12}
     hh = pq.read_table(snap.paths["households"]).to_pylist()
     first = next(h for h in hh if h["household_id"] == "H00001")

@@ -48,7 +48,8 @@ ID_BATCH = 900  # ids per IN (...) list when reading a subset of households
 
 MONEY = pa.decimal128(18, 2)
 
-# column name -> Arrow type, in the order of the input contract
+# column name -> Arrow type, in the order of the input contract (its required columns: no
+# person's name, which no rule reads, leaves the registry)
 HOUSEHOLD_SCHEMA = pa.schema(
     [
         ("household_id", pa.string()),
@@ -65,7 +66,6 @@ PERSON_SCHEMA = pa.schema(
     [
         ("id_number", pa.string()),
         ("household_id", pa.string()),
-        ("name", pa.string()),
         ("relation", pa.string()),
         ("sex", pa.string()),
         ("birth_date", pa.date32()),
@@ -142,7 +142,6 @@ SOURCES: dict[str, tuple[str, str, str, list[Column]]] = {
         [
             Column("id_number", "p.id_number", "text", False),
             Column("household_id", "p.household_id", "pk", False),
-            Column("name", "p.name", "text", False),
             Column("relation", "p.relation", "text", False),
             Column("sex", "p.sex", "text", True),
             Column("birth_date", "p.birth_date", "date", True),
