@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from safetynet.core.errors import ValidationFailed
 from safetynet.screening import services
 from safetynet.screening.models import ScreenRun
 
@@ -48,3 +49,48 @@ def test_duckdb_and_spark_write_identical_files(region, settings, tmp_path, monk
         assert a == b, name
     # the Spark run compares with the DuckDB run like any later run: nothing new, nothing resolved
     assert spark.counts["findings"]["new"] == 0 and spark.counts["findings"]["resolved"] == 0
+
+
+def test_spark_reads_its_inputs_from_a_staging_uri(region, settings, tmp_path, monkeypatch):
+    """With SPARK_STAGING set, the run copies its input files to that URI through Hadoop's file
+    system (here file://, on a cluster hdfs:// or s3a://) and Spark reads them there; the staged
+    copies are removed after the run, and the output, written to a URI, is the same as
+    DuckDB's. A URI no file system serves fails before anything runs."""
+    from safetynet.screening import evaluation, runner
+    from safetynet.screening.results import QUALITY
+
+    monkeypatch.setattr(runner, "programme_checks", lambda **_: QUALITY.empty_table())
+    settings.LAKE_DIR = region["lake_dir"]
+    settings.SPARK_MASTER = "local[2]"
+    staging = tmp_path / "staging"
+    settings.SPARK_STAGING = staging.as_uri()
+    staged: list[str] = []
+    put = evaluation.HadoopStaging.put
+
+    def recording(self, name, source):
+        target = put(self, name, source)
+        if isinstance(target, str):
+            staged.append(target)
+            assert (staging / target.split("/staging/", 1)[1]).exists()  # copied there
+        return target
+
+    monkeypatch.setattr(evaluation.HadoopStaging, "put", recording)
+    duck = services.screen_run(
+        actor=None, as_of=AS_OF, engine="duckdb", out_dir=tmp_path / "duckdb"
+    )
+    # the CSV files go to a URI as well (here file://, on a cluster hdfs:// or s3a://)
+    spark = services.screen_run(
+        actor=None, as_of=AS_OF, engine="spark", out_dir=(tmp_path / "spark").as_uri()
+    )
+    assert duck.status == spark.status == ScreenRun.Status.SUCCEEDED, (duck.error, spark.error)
+    names = {s.rsplit("/", 1)[1] for s in staged}
+    assert {"households.parquet", "persons.parquet", "incomes.parquet"} <= names
+    assert any(n.startswith("feed_medical_claims") for n in names)
+    assert all(s.startswith("file:") for s in staged)
+    assert list(staging.iterdir()) == []  # the run's staged copies are gone
+    for name in CSV_FILES:
+        assert (tmp_path / "duckdb" / name).read_bytes() == (tmp_path / "spark" / name).read_bytes()
+    runs = ScreenRun.objects.count()
+    with pytest.raises(ValidationFailed, match="cannot reach nosuch://"):
+        services.screen_run(actor=None, as_of=AS_OF, engine="spark", out_dir="nosuch://x/out")
+    assert ScreenRun.objects.count() == runs

@@ -137,6 +137,9 @@ LINKAGE_REVIEW_THRESHOLD = float(os.environ.get("SAFETYNET_LINKAGE_REVIEW", "0.6
 
 # Spark master for --engine spark (local mode by default).
 SPARK_MASTER = os.environ.get("SAFETYNET_SPARK_MASTER", "local[2]")
+# A directory URI the Spark executors read (hdfs://…, s3a://…, file:///shared/…): a Spark screen
+# copies its input files there for the run. Empty: the executors read DATA_DIR's own paths.
+SPARK_STAGING = os.environ.get("SAFETYNET_SPARK_STAGING", "")
 
 ROLE_LABELS = {
     "village": _("Village cadre"),

@@ -552,7 +552,8 @@ class SparkBackend:
             else:
                 df = conn.createDataFrame(source, schema=ddl)
         else:
-            df = conn.read.parquet(str(source))
+            paths = source if isinstance(source, list | tuple) else [source]
+            df = conn.read.parquet(*[str(p) for p in paths])
             df = df.selectExpr(
                 *[f"CAST(`{c}` AS {SPARK_TYPES[t]}) AS `{c}`" for c, t in spec.columns.items()]
             )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from safetynet.core.errors import SafetyNetError, ValidationFailed
+from safetynet.screening.hadoop import is_uri
 
 
 class ScreenFailed(SafetyNetError):
@@ -89,9 +90,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         out: Annotated[
-            Path | None,
+            str | None,
             typer.Option(
-                "--out", help="输出五个 CSV 文件的目录 / directory for the five CSV files"
+                "--out",
+                help="输出五个 CSV 文件的目录，或 Spark 可写的 URI（hdfs://、s3a://）/ directory for "
+                "the five CSV files, or a URI Spark's file system writes (hdfs://, s3a://)",
             ),
         ] = None,
         incremental: bool = typer.Option(
@@ -132,8 +135,11 @@ def register(app: typer.Typer) -> None:
         if not as_of:
             raise ValidationFailed("请给出 --as-of 日期", "--as-of DATE is required")
         as_of_date = _parse_date(as_of)
-        if out is not None and out.exists() and not out.is_dir():
-            raise ValidationFailed(f"{out} 不是目录", f"{out} is not a directory")
+        out_dir: Path | str | None = out
+        if out is not None and not is_uri(out):
+            out_dir = Path(out)
+            if out_dir.exists() and not out_dir.is_dir():
+                raise ValidationFailed(f"{out} 不是目录", f"{out} is not a directory")
 
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -157,7 +163,7 @@ def register(app: typer.Typer) -> None:
                     engine=engine,
                     area_codes=area or [],
                     incremental=incremental,
-                    out_dir=out,
+                    out_dir=out_dir,
                     progress=progress,
                 )
             except SafetyNetError:

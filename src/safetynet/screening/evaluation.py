@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -164,6 +165,33 @@ def spark_screen_engine(name: str):
     return RuleEngine(SparkBackend(session=backend.session(), small=False))
 
 
+class HadoopStaging:
+    """A run's input files copied to a directory URI (`SPARK_STAGING`), so that executors on
+    other machines read them; removed after the run."""
+
+    def __init__(self, session, root: str):
+        from .hadoop import HadoopDir
+
+        self.dir = HadoopDir(session, root)
+
+    def put(self, name: str, source: object) -> object:
+        """A local Parquet path (or list of them) → the staged URI(s); other inputs as given."""
+        if isinstance(source, list | tuple):
+            return [self.put(f"{name}-{i}", s) for i, s in enumerate(source)]
+        if not isinstance(source, str | Path):
+            return source
+        return self.dir.put(Path(source), f"{name}.parquet")
+
+    def remove(self) -> None:
+        self.dir.remove()
+
+
+def spark_staging() -> str:
+    from django.conf import settings
+
+    return (getattr(settings, "SPARK_STAGING", "") or "").rstrip("/")
+
+
 DUCKDB_TYPES = {
     "text": "VARCHAR",
     "int": "INTEGER",
@@ -231,6 +259,12 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
             inputs["household_villages"] = str(snap.paths["household_villages"])
         started = time.perf_counter()
         run_engine = screen_engine(engine) if rule_engine is None else rule_engine
+        staging = None
+        if rule_engine is not None and spark_staging():
+            # executors on other machines read the inputs from shared storage
+            session = rule_engine.backend.session()
+            staging = HadoopStaging(session, f"{spark_staging()}/{uuid.uuid4().hex}")
+            inputs = {name: staging.put(name, source) for name, source in inputs.items()}
         try:
             # some households: the engine reads only their records of the feeds keyed by
             # person or household
@@ -238,6 +272,8 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         finally:
             if rule_engine is None:
                 run_engine.backend.dispose()
+            if staging is not None:
+                staging.remove()
         engine_seconds = time.perf_counter() - started
         results = engine_results(res, explain=explainer)
         results.timings = {

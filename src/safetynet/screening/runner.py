@@ -40,7 +40,7 @@ from django.utils import timezone
 from safetynet.core import audit
 from safetynet.core.errors import SafetyNetError
 
-from . import evaluation, incremental, snapshot, store
+from . import evaluation, hadoop, incremental, snapshot, store
 from .models import ScreenRun
 from .results import QUALITY, ScreenResults, write_csvs
 
@@ -130,7 +130,7 @@ def incremental_base(run: ScreenRun, prepared: evaluation.Prepared) -> tuple[Scr
     return base, ""
 
 
-def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path | None = None):
+def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path | str | None = None):
     """Run a queued screen to the end. Raises after marking the run failed."""
     report = _Reporter(run, progress)
     started = time.monotonic()
@@ -192,7 +192,12 @@ def execute(run: ScreenRun, *, progress: Progress | None = None, out_dir: Path |
             shutil.rmtree(final, ignore_errors=True)
         _mark_failed(run, exc, started)
         raise
-    if out_dir is not None:
+    if out_dir is not None and hadoop.is_uri(out_dir):  # storage the Spark cluster shares
+        target = hadoop.HadoopDir(hadoop.spark_session(), str(out_dir))
+        for name in CSV_FILES:
+            target.put(final / "csv" / name, name)
+    elif out_dir is not None:
+        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in CSV_FILES:
             shutil.copyfile(final / "csv" / name, out_dir / name)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from safetynet.core import audit
 from safetynet.core.errors import Conflict, PermissionDenied, ValidationFailed
 
-from . import runner
+from . import hadoop, runner
 from .models import ScreenRun
 
 ENGINES = ("duckdb", "spark")
@@ -118,7 +118,7 @@ def screen_request(
 
 
 def screen_execute(
-    *, run: ScreenRun, progress: runner.Progress | None = None, out_dir: Path | None = None
+    *, run: ScreenRun, progress: runner.Progress | None = None, out_dir: Path | str | None = None
 ) -> ScreenRun:
     """Run a queued screen now, in this process."""
     mark_stale_runs()
@@ -152,10 +152,14 @@ def screen_run(
     engine: str = "duckdb",
     area_codes: Sequence[str] = (),
     incremental: bool = False,
-    out_dir: Path | None = None,
+    out_dir: Path | str | None = None,
     progress: runner.Progress | None = None,
 ) -> ScreenRun:
-    """Request and run a screen in this process (the command line)."""
+    """Request and run a screen in this process (the command line). `out_dir`: a directory, or
+    a URI (hdfs://…, s3a://…) written through Spark's Hadoop file system — checked first, so a
+    location that cannot be reached fails before anything runs."""
+    if hadoop.is_uri(out_dir):
+        hadoop.HadoopDir(hadoop.spark_session(), str(out_dir))
     run = screen_request(
         actor=actor, as_of=as_of, engine=engine, area_codes=area_codes, incremental=incremental
     )
