@@ -56,7 +56,7 @@ def test_spark_reads_its_inputs_from_a_staging_uri(region, settings, tmp_path, m
     system (here file://, on a cluster hdfs:// or s3a://) and Spark reads them there; the staged
     copies are removed after the run, and the output, written to a URI, is the same as
     DuckDB's. A URI no file system serves fails before anything runs."""
-    from safetynet.screening import evaluation, runner
+    from safetynet.screening import hadoop, runner
     from safetynet.screening.results import QUALITY
 
     monkeypatch.setattr(runner, "programme_checks", lambda **_: QUALITY.empty_table())
@@ -65,16 +65,16 @@ def test_spark_reads_its_inputs_from_a_staging_uri(region, settings, tmp_path, m
     staging = tmp_path / "staging"
     settings.SPARK_STAGING = staging.as_uri()
     staged: list[str] = []
-    put = evaluation.HadoopStaging.put
+    put = hadoop.HadoopDir.put
 
-    def recording(self, name, source):
-        target = put(self, name, source)
-        if isinstance(target, str):
+    def recording(self, local, name):
+        target = put(self, local, name)
+        if target.startswith(staging.as_uri().replace("file:///", "file:/")):
             staged.append(target)
             assert (staging / target.split("/staging/", 1)[1]).exists()  # copied there
         return target
 
-    monkeypatch.setattr(evaluation.HadoopStaging, "put", recording)
+    monkeypatch.setattr(hadoop.HadoopDir, "put", recording)
     duck = services.screen_run(
         actor=None, as_of=AS_OF, engine="duckdb", out_dir=tmp_path / "duckdb"
     )

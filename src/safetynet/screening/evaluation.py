@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from safetynet.core.errors import SafetyNetError
 
+from . import hadoop
 from .results import HOUSEHOLDS, ScreenResults, sql_text
 from .snapshot import Snapshot
 
@@ -165,33 +166,6 @@ def spark_screen_engine(name: str):
     return RuleEngine(SparkBackend(session=backend.session(), small=False))
 
 
-class HadoopStaging:
-    """A run's input files copied to a directory URI (`SPARK_STAGING`), so that executors on
-    other machines read them; removed after the run."""
-
-    def __init__(self, session, root: str):
-        from .hadoop import HadoopDir
-
-        self.dir = HadoopDir(session, root)
-
-    def put(self, name: str, source: object) -> object:
-        """A local Parquet path (or list of them) → the staged URI(s); other inputs as given."""
-        if isinstance(source, list | tuple):
-            return [self.put(f"{name}-{i}", s) for i, s in enumerate(source)]
-        if not isinstance(source, str | Path):
-            return source
-        return self.dir.put(Path(source), f"{name}.parquet")
-
-    def remove(self) -> None:
-        self.dir.remove()
-
-
-def spark_staging() -> str:
-    from django.conf import settings
-
-    return (getattr(settings, "SPARK_STAGING", "") or "").rstrip("/")
-
-
 DUCKDB_TYPES = {
     "text": "VARCHAR",
     "int": "INTEGER",
@@ -260,12 +234,14 @@ def _prepare_engine(*, engine: str, as_of: date, area_codes: list[str]) -> Prepa
         started = time.perf_counter()
         run_engine = screen_engine(engine) if rule_engine is None else rule_engine
         staging = None
-        if rule_engine is not None and spark_staging():
+        if rule_engine is not None and hadoop.staging_uri():
             # executors on other machines read the inputs from shared storage
-            session = rule_engine.backend.session()
-            staging = HadoopStaging(session, f"{spark_staging()}/{uuid.uuid4().hex}")
-            inputs = {name: staging.put(name, source) for name, source in inputs.items()}
+            staging = hadoop.HadoopDir(
+                rule_engine.backend.session(), f"{hadoop.staging_uri()}/{uuid.uuid4().hex}"
+            )
         try:
+            if staging is not None:
+                inputs = {name: staging.put_input(name, source) for name, source in inputs.items()}
             # some households: the engine reads only their records of the feeds keyed by
             # person or household
             res = run_engine.run(plan, inputs, some_households=some)

@@ -57,5 +57,22 @@ class HadoopDir:
         self.fs.copyFromLocalFile(False, True, self.path(Path(local).resolve().as_uri()), target)
         return str(target.toString())
 
+    def put_input(self, name: str, source: object) -> object:
+        """An engine input given as a local Parquet path (or several) → the copied file's URI
+        (or URIs); an input given as a table stays as it is."""
+        if isinstance(source, list | tuple):
+            return [self.put_input(f"{name}-{i}", s) for i, s in enumerate(source)]
+        if not isinstance(source, str | Path):
+            return source
+        return self.put(Path(source), f"{name}.parquet")
+
     def remove(self) -> None:
         self.fs.delete(self.root, True)
+
+
+def staging_uri() -> str:
+    """`SPARK_STAGING`: where a Spark screen copies its input files for the executors ('' for
+    none: they read DATA_DIR's own paths)."""
+    from django.conf import settings
+
+    return (getattr(settings, "SPARK_STAGING", "") or "").rstrip("/")
