@@ -266,14 +266,26 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in table.column_names])
 
 
+def every_other_household(tables: dict, parity: int) -> tuple[pa.Array, dict]:
+    """Every other household (first, third, … for parity 0): their ids, and the input tables
+    with only their households, persons and incomes (the feeds whole)."""
+    import pyarrow.compute as pc
+
+    ids = tables["households"].column("household_id")
+    some = ids.filter(pc.equal(pc.bit_wise_and(pa.array(range(len(ids))), 1), parity))
+    part = dict(tables)
+    for name in ("households", "persons", "incomes"):
+        t = tables[name]
+        part[name] = t.filter(pc.is_in(t.column("household_id"), value_set=some))
+    return some, part
+
+
 def test_a_run_over_some_households_reads_only_their_records(region, catalogue):
     """`Plan.keyed_inputs` names the tables whose every read joins on a person's ID number or a
     household's id. A run over some households (an incremental screen) with
     `some_households=True` cuts those tables down to the records of its persons and
     households before the stages read them: the same results, evidence included, as with
     every record. A table also read by county keeps all its rows."""
-    import pyarrow.compute as pc
-
     from safetynet.engine.adapters import DuckDBBackend, RuleEngine
     from safetynet.policy.compiler import compile_plan
     from safetynet.policy.params import bind_areas
@@ -289,12 +301,7 @@ def test_a_run_over_some_households_reads_only_their_records(region, catalogue):
     isolated = compile_plan(catalogue, binding, dialect="duckdb", isolate=True)
     assert isolated.keyed_inputs == {}
 
-    ids = tables["households"].column("household_id")
-    some = ids.filter(pc.equal(pc.bit_wise_and(pa.array(range(len(ids))), 1), 0))
-    part = dict(tables)
-    for name in ("households", "persons", "incomes"):
-        t = tables[name]
-        part[name] = t.filter(pc.is_in(t.column("household_id"), value_set=some))
+    some, part = every_other_household(tables, 0)
 
     class Counting(DuckDBBackend):
         """Counts the rows of each input table the run made of kept records."""

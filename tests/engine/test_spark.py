@@ -13,7 +13,7 @@ from safetynet.engine.scenario import scenario_tables
 from safetynet.engine.screen import prepare_screen
 from tests.policy.test_compiler import CASES, expected_round, round_div_sql
 
-from .test_screen import AS_OF, _region_subset, _sorted
+from .test_screen import AS_OF, _region_subset, _sorted, every_other_household
 
 pytestmark = pytest.mark.spark
 
@@ -66,9 +66,6 @@ def test_region_plan_gives_identical_relations_on_spark_and_duckdb(
 def test_a_run_over_some_households_on_spark(boundary_scenarios, catalogue, spark_engine):
     """Spark cuts the keyed inputs down to the evaluated households' records with the same
     portable SQL: the results and evidence equal DuckDB's over every record."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from safetynet.engine.adapters import get_engine
     from safetynet.policy.compiler import compile_plan
     from safetynet.policy.params import bind_areas
@@ -77,11 +74,7 @@ def test_a_run_over_some_households_on_spark(boundary_scenarios, catalogue, spar
     tables = scenario_tables(
         [(f"H{i:04d}", "-", sc) for i, sc in enumerate(chosen)], catalogue.inputs
     )
-    ids = tables["households"].column("household_id")
-    some = ids.filter(pc.equal(pc.bit_wise_and(pa.array(range(len(ids))), 1), 1))
-    for name in ("households", "persons", "incomes"):
-        t = tables[name]
-        tables[name] = t.filter(pc.is_in(t.column("household_id"), value_set=some))
+    some, tables = every_other_household(tables, 1)
     binding = bind_areas(catalogue.params, AS_OF)
     plans = {
         d: compile_plan(catalogue, binding, dialect=d, evidence=True, ordered=False)
