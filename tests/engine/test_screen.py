@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -211,7 +212,6 @@ def test_engine_errors_carry_step_and_sql(region, catalogue):
 
 def _first_of_each(table: pa.Table, columns: list[str]) -> pa.Table:
     """The first row of each distinct value of `columns`."""
-    import pyarrow.compute as pc
 
     keys = pc.binary_join_element_wise(
         *[pc.cast(table.column(c), pa.string()) for c in columns], "|"
@@ -269,7 +269,6 @@ def _sorted(table: pa.Table) -> pa.Table:
 def every_other_household(tables: dict, parity: int) -> tuple[pa.Array, dict]:
     """Every other household (first, third, … for parity 0): their ids, and the input tables
     with only their households, persons and incomes (the feeds whole)."""
-    import pyarrow.compute as pc
 
     ids = tables["households"].column("household_id")
     some = ids.filter(pc.equal(pc.bit_wise_and(pa.array(range(len(ids))), 1), parity))
@@ -324,3 +323,54 @@ def test_a_run_over_some_households_reads_only_their_records(region, catalogue):
     assert feeds <= set(backend.kept)
     dropped = sum(part[n].num_rows - backend.kept[n] for n in feeds)
     assert dropped >= 10  # of 33 records, those of the other households
+
+
+def test_latest_record_id_rebuilt_from_the_ordering(region, catalogue):
+    """`latest` keeps a wanted value that is also an ordering column (the record id) only as a
+    flag in the aggregated struct, and rebuilds it from the ordering field. A latest record
+    without an id still counts as no record (the registry's grade stays); of two records of
+    one date whose ids are NULL and '', the one with an id is taken, as the evidence's window
+    takes it (DESC NULLS LAST); otherwise the latest record's grade."""
+    _, _, tables = region
+    hh = tables["households"]
+    ids = hh.column("household_id").to_pylist()
+    registry = dict(zip(ids, hh.column("housing_grade").to_pylist(), strict=True))
+    a, b, c = [h for h in ids if registry[h] not in ("C", "D")][:3]
+    old, new = dt.date(2023, 1, 10), dt.date(2024, 1, 10)
+    records = [
+        (a, "A1", old, "D"),
+        (a, None, new, "C"),  # latest, without an id: no record
+        (b, None, new, "C"),
+        (b, "", new, "D"),  # same date: the one with an id
+        (c, "C1", old, "C"),
+        (c, "C2", new, "D"),
+    ]
+    feed = tables["feed_housing"]
+    others = feed.filter(
+        pc.invert(pc.is_in(feed.column("household_id"), value_set=pa.array([a, b, c])))
+    )
+    added = pa.table(
+        {
+            "record_id": [r[1] for r in records],
+            "event_date": [r[2] for r in records],
+            "id_number": [None] * len(records),
+            "household_id": [r[0] for r in records],
+            "grade": [r[3] for r in records],
+        },
+        schema=feed.schema,
+    )
+    inputs = {**tables, "feed_housing": pa.concat_tables([others, added])}
+    plan = prepare_screen(as_of=AS_OF, overrides=[], catalogue=catalogue)
+    assert "'sn_o1': COALESCE(f.record_id, '')" in plan.sql()
+    assert "NOT f.record_id IS NULL" in plan.sql()  # the id itself is not in the struct
+    out = get_engine("duckdb").run(plan.plan, inputs).households
+    effective = dict(
+        zip(
+            out.column("household_id").to_pylist(),
+            out.column("housing_grade_effective").to_pylist(),
+            strict=True,
+        )
+    )
+    assert effective[a] == registry[a]
+    assert effective[b] == "D"
+    assert effective[c] == "D"

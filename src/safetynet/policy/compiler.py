@@ -1234,15 +1234,20 @@ class _Compiler:
         from_, joins, pairs, area, f_alias = source(first.source, members)
         key_names = [f"k{i}" for i in range(len(pairs))]
         types = self.cat.inputs[first.source].all_columns()
-        values = []
+        # A wanted value that is itself a text or date ordering column is already in the
+        # struct, coalesced: the struct carries only whether it is set (TRUE wins, as a value
+        # does over NULL under DESC NULLS LAST), and the value is rebuilt from the ordering
+        # field — at 10M records, one string less to copy per record.
+        ordering = {c: i for i, c in enumerate(first.order_by) if types.get(c) in ("text", "date")}
+        values, rebuilt = [], {}
         for n in members:
             self.current_node = n
-            values.append(
-                exp.PropertyEQ(
-                    this=exp.to_identifier(n),
-                    expression=self.render(self.nodes[n].agg.of.expr, f_alias, area),
-                )
-            )
+            value = self.render(self.nodes[n].agg.of.expr, f_alias, area)
+            column = value.name if isinstance(value, exp.Column) and value.table == "f" else None
+            if column in ordering:
+                rebuilt[n] = ordering[column]
+                value = exp.Not(this=exp.Is(this=value, expression=exp.Null()))
+            values.append(exp.PropertyEQ(this=exp.to_identifier(n), expression=value))
         keys = [
             exp.Coalesce(this=exp.column(c, table="f"), expressions=[_lowest(types.get(c, "text"))])
             for c in first.order_by
@@ -1267,6 +1272,13 @@ class _Compiler:
             field = exp.Column(
                 this=exp.to_identifier(n), table=exp.to_identifier("g"), db=exp.to_identifier("y")
             )
+            if n in rebuilt:
+                ordered_field = exp.Column(
+                    this=exp.to_identifier(f"sn_o{rebuilt[n]}"),
+                    table=exp.to_identifier("g"),
+                    db=exp.to_identifier("y"),
+                )
+                field = exp.Case(ifs=[exp.If(this=field, true=ordered_field)])
             cte = cte.select(_alias(field, n), append=True, copy=False)
         cte = cte.from_(_alias(exp.Subquery(this=inner), "y", table=True), copy=False)
         return cte, pairs, key_names
