@@ -33,9 +33,12 @@ def test_snapshot_has_the_input_contract_shape(small_registry, tmp_path):
     snap = write_snapshot(tmp_path, monitored={"H00001"})
     persons = pq.read_table(snap.paths["persons"])
     assert persons.schema == PERSON_SCHEMA
-    assert "name" not in persons.column_names  # no rule reads it: names stay in the registry
+    # columns no rule reads stay in the registry
+    assert not {"name", "pension_insured"} & set(persons.column_names)
     assert snap.rows == {"households": 12, "persons": 24, "incomes": 12}
-    hh = pq.read_table(snap.paths["households"]).to_pylist()
+    households = pq.read_table(snap.paths["households"])
+    assert not {"exit_year", "relocated"} & set(households.column_names)
+    hh = households.to_pylist()
     first = next(h for h in hh if h["household_id"] == "H00001")
     assert first["already_monitored"] is True
     assert first["village_code"] == VILLAGES[1]

@@ -48,15 +48,14 @@ ID_BATCH = 900  # ids per IN (...) list when reading a subset of households
 
 MONEY = pa.decimal128(18, 2)
 
-# column name -> Arrow type, in the order of the input contract (its required columns: no
-# person's name, which no rule reads, leaves the registry)
+# column name -> Arrow type, in the order of the input contract: its required columns only (a
+# person's name or pension insurance, a household's exit year or relocation: no rule reads
+# them, so they stay in the registry)
 HOUSEHOLD_SCHEMA = pa.schema(
     [
         ("household_id", pa.string()),
         ("village_code", pa.string()),
         ("registered_poor", pa.bool_()),
-        ("exit_year", pa.int32()),
-        ("relocated", pa.bool_()),
         ("housing_grade", pa.string()),
         ("water_secure", pa.bool_()),
         ("already_monitored", pa.bool_()),
@@ -78,7 +77,6 @@ PERSON_SCHEMA = pa.schema(
         ("employment", pa.string()),
         ("work_months", pa.int32()),
         ("medical_insured", pa.bool_()),
-        ("pension_insured", pa.bool_()),
         ("adl_failed", pa.int32()),
         ("supporter_capable", pa.bool_()),
         ("phone", pa.string()),
@@ -129,8 +127,6 @@ SOURCES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("household_id", "h.household_id", "text", False),
             Column("village_code", "h.village_id", "text", False),
             Column("registered_poor", "h.registered_poor", "bool", False),
-            Column("exit_year", "h.exit_year", "int", True),
-            Column("relocated", "h.relocated", "bool", False),
             Column("housing_grade", "h.housing_grade", "text", True),
             Column("water_secure", "h.water_secure", "bool", False),
         ],
@@ -154,7 +150,6 @@ SOURCES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("employment", "p.employment", "text", False),
             Column("work_months", "p.work_months", "int", False),
             Column("medical_insured", "p.medical_insured", "bool", False),
-            Column("pension_insured", "p.pension_insured", "bool", True),
             Column("adl_failed", "p.adl_failed", "int", False),
             Column("supporter_capable", "p.supporter_capable", "bool", True),
             Column("phone", "p.phone", "text", True),
