@@ -374,3 +374,25 @@ def test_latest_record_id_rebuilt_from_the_ordering(region, catalogue):
     assert effective[a] == registry[a]
     assert effective[b] == "D"
     assert effective[c] == "D"
+
+
+def test_last_person_stage_is_a_view_whose_sources_stay(region, catalogue):
+    """In a region plan the last person stage only joins its household's values and computes
+    row by row: it is a view, and the stages it reads are kept until the end (each reader of
+    the view reads them). A plan for single households keeps every stage materialised."""
+    import re
+
+    from safetynet.policy.compiler import compile_plan
+    from safetynet.policy.params import bind_areas
+
+    plan = prepare_screen(as_of=AS_OF, overrides=[], catalogue=catalogue).plan
+    views = [s for s in plan.steps if not s.materialize]
+    assert [s.name for s in views] == [
+        [s.name for s in plan.steps if s.name.startswith("sn_p")][-1]
+    ]
+    read = {s.name for s in plan.steps if re.search(rf"\b{s.name}\b", views[0].sql)}
+    assert read and not read & {r for s in plan.steps for r in s.release}
+    out = get_engine("duckdb").run(plan, region[2])
+    assert out.persons.num_rows == region[2]["persons"].num_rows
+    single = compile_plan(catalogue, bind_areas(catalogue.params, AS_OF), isolate=True)
+    assert all(s.materialize for s in single.steps)

@@ -660,7 +660,13 @@ class _Compiler:
             for cte_name, cte in pending:
                 block = block.with_(cte_name, as_=cte, copy=False)
             pending = []
-            rendered_steps.append(Step(name=name, sql=self._sql(block, name), materialize=True))
+            # The last person stage of a region plan, when it only joins its household's
+            # values and computes row by row, is a view: its readers (the outputs, the evidence's
+            # members) each compute their part, instead of 10M rows written and read back.
+            view = (
+                name == pp.name and not self.isolate and block.find(exp.AggFunc, exp.Window) is None
+            )
+            rendered_steps.append(Step(name=name, sql=self._sql(block, name), materialize=not view))
         assert not pending, "every frame belongs to a materialised stage"
         _mark_releases(rendered_steps, [hh.name, pp.name])
         rendered_outputs = {k: self._sql(v, f"output:{k}") for k, v in outputs.items()}
@@ -1626,14 +1632,20 @@ class _Compiler:
 
 
 def _mark_releases(steps: list[Step], kept: list[str]) -> None:
-    """Set each step's `release`: the earlier results it is the last reader of."""
+    """Set each step's `release`: the earlier results it is the last reader of. A step that
+    reads a view reads what the view reads; views themselves are never released."""
+    views = {s.name for s in steps if not s.materialize}
+    reads: dict[str, set[str]] = {}
+    for i, step in enumerate(steps):
+        direct = {e.name for e in steps[:i] if re.search(rf"\b{re.escape(e.name)}\b", step.sql)}
+        reads[step.name] = direct.union(*(reads[d] for d in direct if d in views))
+    kept_all = set(kept).union(*(reads[k] for k in kept if k in views))
     last: dict[str, int] = {}
     for i, step in enumerate(steps):
-        for earlier in steps[:i]:
-            if re.search(rf"\b{re.escape(earlier.name)}\b", step.sql):
-                last[earlier.name] = i
+        for name in reads[step.name] if step.name not in views else ():
+            last[name] = i
     for name, i in last.items():
-        if name not in kept:
+        if name not in kept_all and name not in views:
             steps[i].release = (*steps[i].release, name)
 
 
